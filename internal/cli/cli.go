@@ -1,0 +1,50 @@
+// Package cli is gantry's command line: the root command and the roles a
+// user reaches by name.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/gantry-dev/gantry/internal/runtimecli"
+)
+
+// Version is set at link time.
+var Version = "dev"
+
+// Main runs the command line and returns the exit code.
+func Main(args []string) int {
+	root := &cobra.Command{
+		Use:           "gantry",
+		Short:         "A container engine: build, ship and run containers, one binary, Docker's API",
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runtimecli.NewCommand())
+	root.SetArgs(args[1:])
+	// Signals are the runtime's to forward; only the CLI's own commands
+	// cancel on interrupt.
+	ctx := context.Background()
+	if len(args) < 2 || args[1] != "runtime" {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, unix.SIGTERM)
+		defer stop()
+	}
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	prog := filepath.Base(args[0])
+	if c, _, ferr := root.Find(args[1:]); ferr == nil && c.Name() != "gantry" && len(args) > 1 && args[1] == "runtime" {
+		return runtimecli.Report(prog, err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+	return 1
+}
