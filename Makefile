@@ -1,0 +1,28 @@
+# gantry: `make demo` shows it working, `make test` sets up and runs every test.
+GO      ?= go
+TAGS    := seccomp
+BIN     := bin/gantry
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/gantry-dev/gantry/internal/cli.Version=$(VERSION)
+
+.PHONY: build deps demo test unit bench clean
+
+build:
+	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gantry
+
+# Debian packages the build, the tests and the demo need, installed when missing.
+deps:
+	@scripts/install-deps.sh
+
+demo: deps build
+	@scripts/demo.sh
+
+test: deps build
+	$(GO) vet -tags '$(TAGS)' ./...
+	GANTRY_BIN=$(CURDIR)/$(BIN) $(GO) test -tags '$(TAGS)' -count=1 -timeout 20m ./...
+
+bench: deps build
+	@bench/runtime.sh
+
+clean:
+	rm -rf bin
