@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/types"
 
@@ -79,53 +78,28 @@ func (r *Runtime) StatsEvent(ctx context.Context, id string) (*Event, error) {
 }
 
 // RuncStats converts a sample to the shape `runc events` prints.
-func (s *Sample) RuncStats() *types.Stats {
-	cg := s.Stats
+func (u *Usage) RuncStats() *types.Stats {
 	var out types.Stats
-	out.Pids.Current = cg.PidsStats.Current
-	out.Pids.Limit = cg.PidsStats.Limit
-	u := cg.CpuStats.CpuUsage
-	out.CPU.Usage = types.CpuUsage{
-		Total: u.TotalUsage, Percpu: u.PercpuUsage, PercpuKernel: u.PercpuUsageInKernelmode,
-		PercpuUser: u.PercpuUsageInUsermode, Kernel: u.UsageInKernelmode, User: u.UsageInUsermode,
+	out.Pids.Current = u.Pids.Current
+	out.Pids.Limit = u.Pids.Limit
+	out.CPU.Usage = types.CpuUsage{Total: u.CPU.Total, Percpu: u.CPU.PerCPU, Kernel: u.CPU.System, User: u.CPU.User}
+	out.CPU.Throttling = types.Throttling{
+		Periods: u.CPU.Periods, ThrottledPeriods: u.CPU.ThrottledPeriods, ThrottledTime: u.CPU.ThrottledTime,
 	}
-	t := cg.CpuStats.ThrottlingData
-	out.CPU.Throttling = types.Throttling{Periods: t.Periods, ThrottledPeriods: t.ThrottledPeriods, ThrottledTime: t.ThrottledTime}
-	out.CPU.PSI = cg.CpuStats.PSI
-	out.CPUSet = types.CPUSet(cg.CPUSetStats)
-	mem := cg.MemoryStats
-	out.Memory.Cache = mem.Cache
-	out.Memory.Usage = memoryEntry(mem.Usage)
-	out.Memory.Swap = memoryEntry(mem.SwapUsage)
-	out.Memory.Kernel = memoryEntry(mem.KernelUsage)
-	out.Memory.KernelTCP = memoryEntry(mem.KernelTCPUsage)
-	out.Memory.Raw = mem.Stats
-	out.Memory.PSI = mem.PSI
-	b := cg.BlkioStats
-	out.Blkio.IoServiceBytesRecursive = blkioEntries(b.IoServiceBytesRecursive)
-	out.Blkio.IoServicedRecursive = blkioEntries(b.IoServicedRecursive)
-	out.Blkio.IoQueuedRecursive = blkioEntries(b.IoQueuedRecursive)
-	out.Blkio.IoServiceTimeRecursive = blkioEntries(b.IoServiceTimeRecursive)
-	out.Blkio.IoWaitTimeRecursive = blkioEntries(b.IoWaitTimeRecursive)
-	out.Blkio.IoMergedRecursive = blkioEntries(b.IoMergedRecursive)
-	out.Blkio.IoTimeRecursive = blkioEntries(b.IoTimeRecursive)
-	out.Blkio.SectorsRecursive = blkioEntries(b.SectorsRecursive)
-	out.Blkio.PSI = b.PSI
-	out.Hugetlb = map[string]types.Hugetlb{}
-	for k, v := range cg.HugetlbStats {
-		out.Hugetlb[k] = types.Hugetlb{Usage: v.Usage, Max: v.MaxUsage, Failcnt: v.Failcnt}
-	}
+	m := u.Memory
+	out.Memory.Cache = m.Cache
+	out.Memory.Usage = types.MemoryEntry{Limit: m.Limit, Usage: m.Usage, Max: m.MaxUsage, Failcnt: m.Failcnt}
+	out.Memory.Swap = types.MemoryEntry{Usage: m.Swap}
+	out.Memory.Raw = m.Stats
+	out.Blkio.IoServiceBytesRecursive = blkioEntries(u.BlockIO.ServiceBytes)
+	out.Blkio.IoServicedRecursive = blkioEntries(u.BlockIO.Serviced)
 	return &out
 }
 
-func memoryEntry(d cgroups.MemoryData) types.MemoryEntry {
-	return types.MemoryEntry{Limit: d.Limit, Usage: d.Usage, Max: d.MaxUsage, Failcnt: d.Failcnt}
-}
-
-func blkioEntries(in []cgroups.BlkioStatEntry) []types.BlkioEntry {
+func blkioEntries(in []BlkioEntry) []types.BlkioEntry {
 	out := make([]types.BlkioEntry, 0, len(in))
 	for _, e := range in {
-		out = append(out, types.BlkioEntry(e))
+		out = append(out, types.BlkioEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value})
 	}
 	return out
 }

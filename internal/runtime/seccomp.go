@@ -38,7 +38,7 @@ func checkSeccomp(spec *specs.Spec) error {
 			return errdefs.Invalid("linux.seccomp: action %q for %v is not a seccomp action", sc.Action, sc.Names)
 		}
 		for _, name := range sc.Names {
-			if _, err := libseccomp.GetSyscallFromName(name); err != nil {
+			if _, err := libseccomp.GetSyscallFromName(name); err != nil && !dockerKnowsSyscall(name) {
 				return errdefs.Invalid("linux.seccomp: unknown syscall %q: check its spelling, or drop it if this kernel does not have it", name)
 			}
 		}
@@ -52,6 +52,20 @@ func checkSeccomp(spec *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// dockerKnowsSyscall tells a real syscall that this host's libseccomp is too
+// old to name (Docker's profile lists such: mseal, statmount, ...) from a
+// typo. libcontainer skips the former, as runc does; the latter is refused.
+func dockerKnowsSyscall(name string) bool {
+	for _, sc := range seccomp.DefaultProfile().Syscalls {
+		for _, n := range sc.Names {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // archName maps the spec's "SCMP_ARCH_X86_64" to libseccomp's "x86_64".
