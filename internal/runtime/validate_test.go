@@ -72,8 +72,8 @@ func TestValidateID(t *testing.T) {
 func TestProgramError(t *testing.T) {
 	cases := map[string]string{
 		`unable to start container process: exec: "/bin/nope": stat /bin/nope: no such file or directory`: `exec: "/bin/nope": no such file in the container's root filesystem`,
-		`unable to start container process: exec: "nope": executable file not found in $PATH`:              `exec: "nope": executable file not found in $PATH of the container`,
-		`unable to start container process: exec: "/etc/passwd": permission denied`:                        `exec: "/etc/passwd": permission denied: is it executable?`,
+		`unable to start container process: exec: "nope": executable file not found in $PATH`:             `exec: "nope": executable file not found in $PATH of the container`,
+		`unable to start container process: exec: "/etc/passwd": permission denied`:                       `exec: "/etc/passwd": permission denied: is it executable?`,
 		`something else`: `something else`,
 	}
 	for in, want := range cases {
