@@ -72,7 +72,13 @@ func (r *Runtime) Run(ctx context.Context, id string, opts RunOptions) (int, err
 		container: c, init: true, detach: opts.Detach, destroyOnError: true,
 		destroyOnExit: !opts.Keep, subreaper: !opts.NoSubreaper,
 		consoleSocket: opts.ConsoleSocket, pidFile: opts.PidFile, preserveFDs: opts.PreserveFDs,
-		start: c.Run,
+		start: func(p *libcontainer.Process) error {
+			// Create, then Start: the poststart hooks run in between.
+			if err := c.Start(p); err != nil {
+				return err
+			}
+			return r.startCreated(c)
+		},
 	}
 	return l.do(spec.Process)
 }

@@ -121,7 +121,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	switch status {
 	case libcontainer.Created:
-		return programError(c.Exec())
+		return r.startCreated(c)
 	case libcontainer.Stopped:
 		return errdefs.Conflict("cannot start a container that has stopped")
 	case libcontainer.Running:
@@ -129,6 +129,20 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	default:
 		return errdefs.Conflict("cannot start a container in the %s state", status)
 	}
+}
+
+// startCreated lets the waiting init exec the program, then runs the
+// poststart hooks.
+func (r *Runtime) startCreated(c *libcontainer.Container) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	initExe := exeOf(st.InitProcessPid)
+	if err := c.Exec(); err != nil {
+		return programError(err)
+	}
+	return r.runPoststart(c, initExe)
 }
 
 // Kill sends sig to the container's init, or with all to every process in

@@ -89,9 +89,14 @@ func (r *Runtime) create(id string, spec *specs.Spec, bundle string, opts Create
 		return nil, errdefs.Invalid("%v", err)
 	}
 	relabelBundle(cfg, bundle)
+	poststart := holdPoststart(cfg)
 	c, err := libcontainer.Create(r.root, id, cfg)
 	if err != nil {
 		return nil, classify(err, id)
+	}
+	if err := r.savePoststart(id, poststart); err != nil {
+		_ = c.Destroy()
+		return nil, err
 	}
 	return c, nil
 }
