@@ -89,6 +89,9 @@ func (r *Runtime) create(id string, spec *specs.Spec, bundle string, opts Create
 		return nil, errdefs.Invalid("%v", err)
 	}
 	relabelBundle(cfg, bundle)
+	if cfg.Seccomp != nil {
+		compileFaster(cfg.Seccomp)
+	}
 	poststart := holdPoststart(cfg)
 	c, err := libcontainer.Create(r.root, id, cfg)
 	if err != nil {
