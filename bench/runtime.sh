@@ -40,7 +40,7 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 }
 limits='{"memory":{"limit":134217728,"swap":134217728},"pids":{"limit":100},"cpu":{"quota":100000,"period":100000,"shares":512}}'
-mkbundle "$tmp/true" '["true"]' '' 0
+mkbundle "$tmp/true" '["true"]' '{}' 0
 mkbundle "$tmp/limits" '["true"]' "$limits" 1
 mkbundle "$tmp/sleep" '["sleep","3600"]' "$limits" 1
 

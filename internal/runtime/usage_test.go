@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gantry-dev/gantry/internal/fixture"
 	"github.com/gantry-dev/gantry/internal/runtime"
@@ -23,9 +24,17 @@ func runningContainer(tb testing.TB, id string) *runtime.Runtime {
 
 func TestReadUsage(t *testing.T) {
 	rt := runningContainer(t, "usage")
-	s, err := rt.Usage(context.Background(), "usage")
-	if err != nil {
-		t.Fatal(err)
+	// Until the init has exec'd sleep, its Go threads count as tasks too.
+	var s *runtime.Usage
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if s, err = rt.Usage(context.Background(), "usage"); err != nil {
+			t.Fatal(err)
+		}
+		if s.Pids.Current == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if s.CPU.Total == 0 {
 		t.Errorf("no CPU usage in %+v", s.CPU)
