@@ -14,6 +14,8 @@ have_cmd hyperfine || need+=(hyperfine)
 have_cmd python3 || need+=(python3)
 have_cmd gcc || need+=(gcc)
 have_cmd ps || need+=(procps)
+have_cmd docker-registry || need+=(docker-registry)
+have_cmd skopeo || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
   # de-duplicate
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

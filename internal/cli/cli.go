@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ func Main(args []string) int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runtimecli.NewCommand())
+	addImageCommands(root)
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.
@@ -41,6 +43,10 @@ func Main(args []string) int {
 	if err == nil {
 		return 0
 	}
+	var code *exitCode
+	if errors.As(err, &code) {
+		return code.code // the command already said what went wrong
+	}
 	prog := filepath.Base(args[0])
 	if c, _, ferr := root.Find(args[1:]); ferr == nil && c.Name() != "gantry" && len(args) > 1 && args[1] == "runtime" {
 		return runtimecli.Report(prog, err)
@@ -48,3 +54,8 @@ func Main(args []string) int {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	return 1
 }
+
+// exitCode ends a command with a status after it has printed its own errors.
+type exitCode struct{ code int }
+
+func (e *exitCode) Error() string { return fmt.Sprintf("exit status %d", e.code) }

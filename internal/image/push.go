@@ -1,0 +1,305 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry-dev/gantry/internal/archive"
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/registry"
+	"github.com/gantry-dev/gantry/internal/store"
+)
+
+// Docker's media types, which `docker push` writes and every registry takes.
+const (
+	mediaTypeManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeConfig   = "application/vnd.docker.container.image.v1+json"
+	mediaTypeLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+)
+
+// PushOptions tune a push.
+type PushOptions struct {
+	Progress ProgressFunc
+}
+
+// PushResult says what was pushed.
+type PushResult struct {
+	Ref    registry.Reference
+	Digest digest.Digest
+	Size   int // manifest size, as Docker prints it
+}
+
+// Push uploads an image. Layers the registry has are not sent, layers in
+// another repository of the same registry are mounted, the rest are sent in
+// parallel. A layer is compressed once: its compressed form is kept and
+// remembered, so the next push of it does no work. An image pulled from the
+// same registry keeps its manifest and so its digest.
+func (s *Service) Push(ctx context.Context, name string, opts PushOptions) (*PushResult, error) {
+	ref, err := registry.ParseReference(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.push(ctx, ref, opts)
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", ref.Familiar(), err)
+	}
+	return res, nil
+}
+
+func (s *Service) push(ctx context.Context, ref registry.Reference, opts PushOptions) (*PushResult, error) {
+	var img store.Image
+	var layers []store.Layer
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if img, err = resolve(tx, ref.String()); err != nil {
+			return errdefs.NotFound("An image does not exist locally with the tag: %s", ref.FamiliarName())
+		}
+		for _, chain := range img.Layers {
+			l, err := tx.Layer(chain)
+			if err != nil {
+				return err
+			}
+			layers = append(layers, l)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	progress := opts.Progress
+	progress.send(Progress{Status: "The push refers to repository [" + ref.FamiliarName() + "]"})
+
+	manifest, mediaType, blobs, err := s.reuseManifest(ctx, ref, img, layers)
+	if err != nil {
+		return nil, err
+	}
+	if manifest == nil {
+		if blobs, err = s.compressLayers(ctx, layers, progress); err != nil {
+			return nil, err
+		}
+		if manifest, err = s.buildManifest(ctx, img.ID, blobs); err != nil {
+			return nil, err
+		}
+		mediaType = mediaTypeManifest
+	}
+
+	cfgData, err := s.content.ReadAll(ctx, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	req := registry.PushRequest{
+		Ref:       ref,
+		Manifest:  manifest,
+		MediaType: mediaType,
+		Jobs:      s.opts.MaxConcurrentUploads,
+		Config: registry.PushBlob{
+			Desc: ocispec.Descriptor{MediaType: mediaTypeConfig, Digest: img.ID, Size: int64(len(cfgData))},
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return s.content.Open(ctx, img.ID) },
+		},
+		Progress: func(e registry.ProgressEvent) {
+			if e.Digest == img.ID {
+				return // Docker does not show the config
+			}
+			progress.send(Progress{ID: shortID(e.Digest), Status: e.Action, Current: e.Current, Total: e.Total})
+		},
+	}
+	for _, b := range blobs {
+		req.Layers = append(req.Layers, registry.PushBlob{
+			Desc:    ocispec.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size},
+			Sources: b.Sources,
+			Open:    func(ctx context.Context) (io.ReadCloser, error) { return s.content.Open(ctx, b.Digest) },
+		})
+	}
+	dgst, err := s.registry.Push(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.content.Ingest(ctx, "manifest-"+dgst.String(), dgst, int64(len(manifest)), strings.NewReader(string(manifest))); err != nil {
+		return nil, err
+	}
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		for i, b := range blobs {
+			b.Sources = []string{ref.Name()}
+			if err := tx.AddBlobSource(layers[i].ChainID, b); err != nil {
+				return err
+			}
+		}
+		cur, err := tx.Image(img.ID)
+		if err != nil {
+			return err
+		}
+		cur.RepoDigests = addUnique(cur.RepoDigests, ref.Name()+"@"+dgst.String())
+		if cur.ManifestDigest == "" {
+			cur.ManifestDigest, cur.ManifestMediaType = dgst, mediaType
+		}
+		return tx.PutImage(cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PushResult{Ref: ref, Digest: dgst, Size: len(manifest)}, nil
+}
+
+// reuseManifest returns the image's original manifest when every layer blob
+// it names is known to be in a repository of the target registry (so it can
+// be mounted or is already there): pushing it back keeps the digest.
+func (s *Service) reuseManifest(ctx context.Context, ref registry.Reference, img store.Image, layers []store.Layer) ([]byte, string, []store.Blob, error) {
+	if img.ManifestDigest == "" {
+		return nil, "", nil, nil
+	}
+	data, err := s.content.ReadAll(ctx, img.ManifestDigest)
+	if err != nil {
+		return nil, "", nil, nil
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil || len(m.Layers) != len(layers) {
+		return nil, "", nil, nil
+	}
+	var blobs []store.Blob
+	for i, desc := range m.Layers {
+		b, ok := findBlob(layers[i], desc.Digest)
+		if !ok || !onRegistry(b, ref.Domain()) {
+			if _, err := s.content.Info(ctx, desc.Digest); err != nil {
+				return nil, "", nil, nil
+			}
+		}
+		if !ok {
+			b = store.Blob{Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size}
+		}
+		blobs = append(blobs, b)
+	}
+	return data, img.ManifestMediaType, blobs, nil
+}
+
+func findBlob(l store.Layer, d digest.Digest) (store.Blob, bool) {
+	for _, b := range l.Blobs {
+		if b.Digest == d {
+			return b, true
+		}
+	}
+	return store.Blob{}, false
+}
+
+func onRegistry(b store.Blob, domain string) bool {
+	for _, src := range b.Sources {
+		if strings.HasPrefix(src, domain+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// compressLayers returns a gzip blob for every layer: one made earlier and
+// kept in the content store, or one made now from the unpacked layer.
+func (s *Service) compressLayers(ctx context.Context, layers []store.Layer, progress ProgressFunc) ([]store.Blob, error) {
+	blobs := make([]store.Blob, len(layers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, l := range layers {
+		found := false
+		for _, b := range l.Blobs {
+			if _, err := s.content.Info(ctx, b.Digest); err == nil && b.MediaType == mediaTypeLayer {
+				blobs[i], found = b, true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		g.Go(func() error {
+			b, err := s.compressLayer(gctx, l)
+			if err != nil {
+				return err
+			}
+			blobs[i] = b
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// Remember the compressed forms now, so a failed upload does not
+	// compress again.
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		for i, b := range blobs {
+			if err := tx.AddBlobSource(layers[i].ChainID, store.Blob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return blobs, err
+}
+
+// compressLayer writes a layer as a gzip tar into the content store.
+func (s *Service) compressLayer(ctx context.Context, l store.Layer) (store.Blob, error) {
+	dir, err := s.snaps.LayerPath(l.ChainID)
+	if err != nil {
+		return store.Blob{}, err
+	}
+	w, err := s.content.Writer(ctx, "push-"+l.ChainID.String(), "", -1)
+	if err != nil {
+		return store.Blob{}, err
+	}
+	counter := &countWriter{w: w}
+	zw, err := archive.Compress(counter, archive.Gzip)
+	if err != nil {
+		w.Discard()
+		return store.Blob{}, err
+	}
+	if err := archive.Diff(ctx, dir, zw, archive.TarOptions{}); err != nil {
+		zw.Close()
+		w.Discard()
+		return store.Blob{}, err
+	}
+	if err := zw.Close(); err != nil {
+		w.Discard()
+		return store.Blob{}, err
+	}
+	d, err := w.Commit(ctx)
+	if err != nil {
+		return store.Blob{}, err
+	}
+	return store.Blob{Digest: d, MediaType: mediaTypeLayer, Size: counter.n}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// buildManifest makes a Docker v2 schema 2 manifest, as `docker push` does.
+func (s *Service) buildManifest(ctx context.Context, config digest.Digest, blobs []store.Blob) ([]byte, error) {
+	info, err := s.content.Info(ctx, config)
+	if err != nil {
+		return nil, err
+	}
+	type desc struct {
+		MediaType string        `json:"mediaType"`
+		Size      int64         `json:"size"`
+		Digest    digest.Digest `json:"digest"`
+	}
+	m := struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
+		Config        desc   `json:"config"`
+		Layers        []desc `json:"layers"`
+	}{SchemaVersion: 2, MediaType: mediaTypeManifest, Config: desc{mediaTypeConfig, info.Size, config}, Layers: []desc{}}
+	for _, b := range blobs {
+		m.Layers = append(m.Layers, desc{b.MediaType, b.Size, b.Digest})
+	}
+	return json.MarshalIndent(m, "", "   ")
+}
