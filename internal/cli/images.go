@@ -47,6 +47,7 @@ func addImageCommands(root *cobra.Command) {
 	root.AddCommand(imageCmd,
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "images"), newTagCommand(g), newRmiCommand(g, "rmi"),
 		newHistoryCommand(g), newImportCommand(g), newLoginCommand(g), newLogoutCommand(g),
+		newSystemCommand(g),
 	)
 }
 
