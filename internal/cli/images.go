@@ -43,6 +43,7 @@ func addImageCommands(root *cobra.Command) {
 	imageCmd.AddCommand(
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "ls"), newTagCommand(g), newRmiCommand(g, "rm"),
 		newImageInspectCommand(g), newHistoryCommand(g), newImportCommand(g), newBusyboxCommand(g),
+		newPruneCommand(g),
 	)
 	root.AddCommand(imageCmd,
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "images"), newTagCommand(g), newRmiCommand(g, "rmi"),
@@ -589,4 +590,85 @@ func newLogoutCommand(g *imageGlobals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newPruneCommand(g *imageGlobals) *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := image.PruneOptions{All: all}
+			for _, f := range filters {
+				k, v, _ := strings.Cut(f, "=")
+				if k != "until" {
+					return fmt.Errorf("invalid filter %q: image prune takes until=", f)
+				}
+				t, err := parseUntil(v)
+				if err != nil {
+					return err
+				}
+				opts.Until = t
+			}
+			out := cmd.OutOrStdout()
+			if !force {
+				msg := "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+				if all {
+					msg = "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "
+				}
+				fmt.Fprint(out, msg)
+				var answer string
+				fmt.Fscanln(cmd.InOrStdin(), &answer)
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			svc, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			deleted, reclaimed, err := svc.Prune(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if len(deleted) > 0 {
+				fmt.Fprintln(out, "Deleted Images:")
+				for _, d := range deleted {
+					if d.Untagged != "" {
+						fmt.Fprintf(out, "untagged: %s\n", d.Untagged)
+					}
+					if d.Deleted != "" {
+						fmt.Fprintf(out, "deleted: %s\n", d.Deleted)
+					}
+				}
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(reclaimed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (e.g. 'until=24h')")
+	return cmd
+}
+
+// parseUntil reads a duration ("24h") or a timestamp (RFC 3339, or Unix).
+func parseUntil(v string) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	var sec int64
+	if _, err := fmt.Sscanf(v, "%d", &sec); err == nil {
+		return time.Unix(sec, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid until %q: give a duration (24h) or a timestamp", v)
 }
