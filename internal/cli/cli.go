@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -38,6 +39,14 @@ func Main(args []string) int {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, unix.SIGTERM)
 		defer stop()
+	}
+	if path := os.Getenv("GANTRY_CPUPROFILE"); path != "" {
+		// A profiling aid: `GANTRY_CPUPROFILE=pull.prof gantry pull ...`.
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {

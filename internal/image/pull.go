@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -256,7 +257,7 @@ func (s *Service) pullLayer(ctx context.Context, ref registry.Reference, desc oc
 		if err != nil {
 			return err
 		}
-		keep := true
+		keep := false
 		defer func() {
 			if keep {
 				_ = w.Close() // what arrived stays for the next attempt
@@ -282,22 +283,33 @@ func (s *Service) pullLayer(ctx context.Context, ref registry.Reference, desc oc
 			_, dlErr = io.CopyBuffer(pw, src, make([]byte, 256<<10))
 			pw.CloseWithError(dlErr)
 		}()
-		size, err = unpackStream(ctx, dir, pr, diffID)
-		pr.CloseWithError(errors.New("unpack stopped"))
-		wg.Wait()
-		if err == nil {
-			err = dlErr
+		var uerr error
+		size, uerr = unpackStream(ctx, dir, pr, diffID)
+		if uerr != nil {
+			// Let the download run to its end: whether the bytes were
+			// what the manifest promised decides what to report.
+			_, _ = io.Copy(io.Discard, pr)
 		}
-		if err != nil {
-			if errors.Is(err, errdefs.ErrInvalid) {
-				keep = false // bad data: do not resume from it
-			}
-			return err
+		wg.Wait()
+		switch {
+		case dlErr != nil && (errors.Is(dlErr, syscall.ENOSPC) || errors.Is(dlErr, syscall.EDQUOT)):
+			return fmt.Errorf("layer %s: %w", id, dlErr)
+		case dlErr != nil:
+			// The registry or the network failed: what arrived is kept,
+			// and the next pull resumes from it.
+			keep = true
+			return fmt.Errorf("layer %s: download stopped after %d of %d bytes: %w", id, w.Offset(), desc.Size, dlErr)
+		case desc.Size > 0 && w.Offset() != desc.Size:
+			keep = false
+			return errdefs.Invalid("layer %s: size mismatch: the manifest says %d bytes, the registry sent %d", id, desc.Size, w.Offset())
+		case w.Digest() != desc.Digest:
+			keep = false
+			return errdefs.Invalid("layer %s: digest mismatch: the manifest says %s, the content is %s", id, desc.Digest, w.Digest())
+		case uerr != nil:
+			keep = false
+			return fmt.Errorf("layer %s: %w", id, uerr)
 		}
 		keep = false
-		if got := w.Digest(); got != desc.Digest {
-			return errdefs.Invalid("layer %s: digest mismatch: got %s", desc.Digest, got)
-		}
 		progress.send(Progress{ID: id, Status: "Pull complete"})
 		return nil
 	})

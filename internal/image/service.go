@@ -21,7 +21,7 @@ import (
 // Service holds the image side of one data root.
 type Service struct {
 	content  *content.Store
-	db       *store.DB
+	db       *metadata
 	snaps    *snapshot.Snapshotter
 	registry *registry.Client
 	opts     Options
@@ -34,6 +34,10 @@ type Options struct {
 	// MaxConcurrentUploads bounds parallel layer uploads (Docker: 5).
 	MaxConcurrentUploads int
 	Registry             registry.Options
+	// HoldMetadata keeps the metadata store open (and locked) for the
+	// service's life, as a daemon does; otherwise it is opened around each
+	// transaction.
+	HoldMetadata bool
 }
 
 // Open opens (creating) the image stores under root: content/, snapshots/
@@ -53,8 +57,10 @@ func Open(ctx context.Context, root string, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(filepath.Join(root, "gantry.db"))
-	if err != nil {
+	db := &metadata{path: filepath.Join(root, "gantry.db"), hold: opts.HoldMetadata}
+	// Open once now: a bad or newer store is reported before any work.
+	if err := db.View(ctx, func(*store.Tx) error { return nil }); err != nil {
+		snaps.Close()
 		return nil, err
 	}
 	return &Service{
@@ -66,8 +72,14 @@ func Open(ctx context.Context, root string, opts Options) (*Service, error) {
 	}, nil
 }
 
-// Close releases the metadata store.
-func (s *Service) Close() error { return s.db.Close() }
+// Close releases the metadata store and this process's staging.
+func (s *Service) Close() error {
+	err := s.db.Close()
+	if serr := s.snaps.Close(); err == nil {
+		err = serr
+	}
+	return err
+}
 
 // Snapshots is the snapshotter, for the container service to make rootfs
 // mounts from an image's top layer.

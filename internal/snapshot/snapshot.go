@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -30,26 +31,69 @@ import (
 	"github.com/gantry-dev/gantry/internal/mount"
 )
 
-// Snapshotter manages the layers under one root directory.
+// Snapshotter manages the layers under one root directory. Several
+// processes may use one root: each stages in a directory of its own under
+// tmp/, locked while it lives, and only unlocked ones are cleared.
 type Snapshotter struct {
-	root string
+	root    string
+	tmp     string   // this process's staging directory
+	tmpLock *os.File // held for the Snapshotter's life
 }
 
-// New opens the snapshot root, creating it, and clears what a crash left in
-// staging.
+// New opens the snapshot root, creating it, and clears the staging a dead
+// process left.
 func New(root string) (*Snapshotter, error) {
 	for _, d := range []string{"layers", "l", "active", "tmp", "locks"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, err
 		}
 	}
-	s := &Snapshotter{root: root}
-	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
-		for _, e := range entries {
-			_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
-		}
+	clearDeadStaging(filepath.Join(root, "tmp"))
+	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), "p-")
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	lock, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &Snapshotter{root: root, tmp: tmp, tmpLock: lock}, nil
+}
+
+// clearDeadStaging removes the staging directories no live process holds.
+func clearDeadStaging(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		lock, err := os.Open(filepath.Join(p, ".lock"))
+		if err != nil {
+			// No lock yet: a process may be making it right now.
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+				_ = os.RemoveAll(p)
+			}
+			continue
+		}
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			_ = os.RemoveAll(p)
+		}
+		lock.Close()
+	}
+}
+
+// Close removes this process's staging directory.
+func (s *Snapshotter) Close() error {
+	err := os.RemoveAll(s.tmp)
+	s.tmpLock.Close()
+	return err
 }
 
 func (s *Snapshotter) layerDir(chainID digest.Digest) string {
@@ -106,7 +150,7 @@ type Staged struct {
 
 // Stage returns an empty directory for a new layer.
 func (s *Snapshotter) Stage(ctx context.Context) (*Staged, error) {
-	stage, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "stage-")
+	stage, err := os.MkdirTemp(s.tmp, "stage-")
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +274,7 @@ func (s *Snapshotter) RemoveLayer(ctx context.Context, chainID digest.Digest) er
 	if !s.Exists(chainID) {
 		return errdefs.NotFound("layer %s is not unpacked", chainID)
 	}
-	trash, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "rm-")
+	trash, err := os.MkdirTemp(s.tmp, "rm-")
 	if err != nil {
 		return err
 	}
@@ -331,7 +375,7 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return errdefs.NotFound("snapshot %q does not exist", key)
 	}
-	trash, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "rm-")
+	trash, err := os.MkdirTemp(s.tmp, "rm-")
 	if err != nil {
 		return err
 	}
