@@ -417,10 +417,7 @@ func (a *applier) dirFD(p string, create bool) (int, error) {
 		fd, err = openBeneath(pfd, base)
 	}
 	if err == unix.ELOOP {
-		fd, err = unix.Openat2(a.root, p, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		fd, err = openInRoot(a.root, p)
 		if create && (err == unix.ENOENT || err == unix.ENOTDIR) {
 			// A dangling symlink as parent: making its target would mean
 			// following it to create things; refusing is simpler and safe.
@@ -449,16 +446,25 @@ func (a *applier) dirFD(p string, create bool) (int, error) {
 // openBeneath opens the directory base in pfd without following symlinks
 // (ELOOP if base is one).
 func openBeneath(pfd int, base string) (int, error) {
-	for {
-		fd, err := unix.Openat2(pfd, base, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH,
-		})
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue
+	return openat2(pfd, base, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_BENEATH)
+}
+
+// openInRoot opens the directory p as if root were "/": symlinks, absolute
+// or climbing, resolve inside root.
+func openInRoot(root int, p string) (int, error) {
+	return openat2(root, p, unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_MAGICLINKS)
+}
+
+func openat2(dfd int, p string, resolve uint64) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve}
+	for range 16 {
+		fd, err := unix.Openat2(dfd, p, how)
+		// EAGAIN: a rename elsewhere raced the scoped lookup; try again.
+		if err != unix.EAGAIN && err != unix.EINTR {
+			return fd, err
 		}
-		return fd, err
 	}
+	return -1, unix.EAGAIN
 }
 
 // place runs mk to create base in pfd. When the name is taken it clears the

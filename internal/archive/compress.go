@@ -1,6 +1,3 @@
-// Package archive reads and writes layer tar streams: compression, extraction
-// that cannot leave its root, whiteouts in both overlayfs and applied form,
-// and deterministic tar output of a tree or of an overlayfs upper directory.
 package archive
 
 import (
