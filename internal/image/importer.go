@@ -55,17 +55,17 @@ func (s *Service) Import(ctx context.Context, r io.Reader, ref string, opts Impo
 		return "", err
 	}
 	defer dr.Close()
+	if _, err := archive.Apply(ctx, st.Dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts}); err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	// The layer is recorded as gantry's own tar of the files, not the tar
+	// given: a push then sends exactly the bytes the diff ID names.
 	h := sha256.New()
-	tee := io.TeeReader(dr, h)
-	size, err := archive.Apply(ctx, st.Dir, tee, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts})
-	if err != nil {
+	counter := &countWriter{w: h}
+	if err := archive.Diff(ctx, st.Dir, counter, archive.TarOptions{}); err != nil {
 		return "", fmt.Errorf("import: %w", err)
 	}
-	extra, err := io.Copy(h, dr)
-	if err != nil {
-		return "", fmt.Errorf("import: %w", err)
-	}
-	size += extra
+	size := counter.n
 	diffID := digest.NewDigest(digest.SHA256, h)
 	if err := st.Commit(ctx, diffID, ""); err != nil {
 		return "", err

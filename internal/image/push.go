@@ -1,6 +1,8 @@
 package image
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -76,22 +78,25 @@ func (s *Service) push(ctx context.Context, ref registry.Reference, opts PushOpt
 	progress := opts.Progress
 	progress.send(Progress{Status: "The push refers to repository [" + ref.FamiliarName() + "]"})
 
+	configID := img.ID
 	manifest, mediaType, blobs, err := s.reuseManifest(ctx, ref, img, layers)
 	if err != nil {
 		return nil, err
 	}
+	var cfgData []byte
 	if manifest == nil {
-		if blobs, err = s.compressLayers(ctx, layers, progress); err != nil {
+		var diffIDs []digest.Digest
+		if blobs, diffIDs, err = s.compressLayers(ctx, layers); err != nil {
 			return nil, err
 		}
-		if manifest, err = s.buildManifest(ctx, img.ID, blobs); err != nil {
+		if configID, cfgData, err = s.configFor(ctx, img, diffIDs); err != nil {
+			return nil, err
+		}
+		if manifest, err = buildManifest(configID, int64(len(cfgData)), blobs); err != nil {
 			return nil, err
 		}
 		mediaType = mediaTypeManifest
-	}
-
-	cfgData, err := s.content.ReadAll(ctx, img.ID)
-	if err != nil {
+	} else if cfgData, err = s.content.ReadAll(ctx, img.ID); err != nil {
 		return nil, err
 	}
 	req := registry.PushRequest{
@@ -100,11 +105,11 @@ func (s *Service) push(ctx context.Context, ref registry.Reference, opts PushOpt
 		MediaType: mediaType,
 		Jobs:      s.opts.MaxConcurrentUploads,
 		Config: registry.PushBlob{
-			Desc: ocispec.Descriptor{MediaType: mediaTypeConfig, Digest: img.ID, Size: int64(len(cfgData))},
-			Open: func(ctx context.Context) (io.ReadCloser, error) { return s.content.Open(ctx, img.ID) },
+			Desc: ocispec.Descriptor{MediaType: mediaTypeConfig, Digest: configID, Size: int64(len(cfgData))},
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return s.content.Open(ctx, configID) },
 		},
 		Progress: func(e registry.ProgressEvent) {
-			if e.Digest == img.ID {
+			if e.Digest == configID {
 				return // Docker does not show the config
 			}
 			progress.send(Progress{ID: shortID(e.Digest), Status: e.Action, Current: e.Current, Total: e.Total})
@@ -130,6 +135,9 @@ func (s *Service) push(ctx context.Context, ref registry.Reference, opts PushOpt
 			if err := tx.AddBlobSource(layers[i].ChainID, b); err != nil {
 				return err
 			}
+		}
+		if configID != img.ID {
+			return nil // the registry holds an image with rewritten diff IDs, not this one
 		}
 		cur, err := tx.Image(img.ID)
 		if err != nil {
@@ -196,78 +204,139 @@ func onRegistry(b store.Blob, domain string) bool {
 	return false
 }
 
-// compressLayers returns a gzip blob for every layer: one made earlier and
-// kept in the content store, or one made now from the unpacked layer.
-func (s *Service) compressLayers(ctx context.Context, layers []store.Layer, progress ProgressFunc) ([]store.Blob, error) {
+// blobDiffIDs is the metadata bucket that remembers the uncompressed digest
+// of a blob gantry compressed itself: for a pulled layer it differs from the
+// layer's diff ID, since the unpacked files do not give back the original
+// tar byte for byte.
+const blobDiffIDs = "blob-diffids"
+
+// compressLayers returns a gzip blob for every layer, and the digest of its
+// uncompressed content: a blob made earlier and kept in the content store,
+// or one made now from the unpacked layer.
+func (s *Service) compressLayers(ctx context.Context, layers []store.Layer) ([]store.Blob, []digest.Digest, error) {
 	blobs := make([]store.Blob, len(layers))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2)
-	for i, l := range layers {
-		found := false
-		for _, b := range l.Blobs {
-			if _, err := s.content.Info(ctx, b.Digest); err == nil && b.MediaType == mediaTypeLayer {
-				blobs[i], found = b, true
+	diffIDs := make([]digest.Digest, len(layers))
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		for i, l := range layers {
+			for _, b := range l.Blobs {
+				if b.MediaType != mediaTypeLayer {
+					continue
+				}
+				if _, err := s.content.Info(ctx, b.Digest); err != nil {
+					continue
+				}
+				blobs[i], diffIDs[i] = b, l.DiffID
+				if v, err := tx.Get(blobDiffIDs, b.Digest.String()); err == nil {
+					diffIDs[i] = digest.Digest(v)
+				}
 				break
 			}
 		}
-		if found {
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, l := range layers {
+		if blobs[i].Digest != "" {
 			continue
 		}
 		g.Go(func() error {
-			b, err := s.compressLayer(gctx, l)
+			b, diffID, err := s.compressLayer(gctx, l)
 			if err != nil {
 				return err
 			}
-			blobs[i] = b
+			blobs[i], diffIDs[i] = b, diffID
 			return gctx.Err()
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Remember the compressed forms now, so a failed upload does not
 	// compress again.
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		for i, b := range blobs {
 			if err := tx.AddBlobSource(layers[i].ChainID, store.Blob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size}); err != nil {
+				return err
+			}
+			if err := tx.Put(blobDiffIDs, b.Digest.String(), []byte(diffIDs[i])); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return blobs, err
+	return blobs, diffIDs, err
 }
 
-// compressLayer writes a layer as a gzip tar into the content store.
-func (s *Service) compressLayer(ctx context.Context, l store.Layer) (store.Blob, error) {
+// compressLayer writes a layer as a gzip tar into the content store and
+// returns it with the digest of the tar.
+func (s *Service) compressLayer(ctx context.Context, l store.Layer) (store.Blob, digest.Digest, error) {
 	dir, err := s.snaps.LayerPath(l.ChainID)
 	if err != nil {
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
 	w, err := s.content.Writer(ctx, "push-"+l.ChainID.String(), "", -1)
 	if err != nil {
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
 	counter := &countWriter{w: w}
 	zw, err := archive.Compress(counter, archive.Gzip)
 	if err != nil {
 		w.Discard()
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
-	if err := archive.Diff(ctx, dir, zw, archive.TarOptions{}); err != nil {
+	h := sha256.New()
+	if err := archive.Diff(ctx, dir, io.MultiWriter(zw, h), archive.TarOptions{}); err != nil {
 		zw.Close()
 		w.Discard()
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
 	if err := zw.Close(); err != nil {
 		w.Discard()
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
 	d, err := w.Commit(ctx)
 	if err != nil {
-		return store.Blob{}, err
+		return store.Blob{}, "", err
 	}
-	return store.Blob{Digest: d, MediaType: mediaTypeLayer, Size: counter.n}, nil
+	return store.Blob{Digest: d, MediaType: mediaTypeLayer, Size: counter.n}, digest.NewDigest(digest.SHA256, h), nil
+}
+
+// configFor returns the config to push with layers whose uncompressed
+// digests are diffIDs: the image's own, or a copy naming the new diff IDs.
+func (s *Service) configFor(ctx context.Context, img store.Image, diffIDs []digest.Digest) (digest.Digest, []byte, error) {
+	data, err := s.content.ReadAll(ctx, img.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	same := len(diffIDs) == len(img.DiffIDs)
+	for i := range diffIDs {
+		same = same && diffIDs[i] == img.DiffIDs[i]
+	}
+	if same {
+		return img.ID, data, nil
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return "", nil, errdefs.Invalid("image config %s: %v", img.ID, err)
+	}
+	rootfs, err := json.Marshal(map[string]any{"type": "layers", "diff_ids": diffIDs})
+	if err != nil {
+		return "", nil, err
+	}
+	cfg["rootfs"] = rootfs
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	d := digest.FromBytes(out)
+	if _, err := s.content.Ingest(ctx, "config-"+d.String(), d, int64(len(out)), bytes.NewReader(out)); err != nil {
+		return "", nil, err
+	}
+	return d, out, nil
 }
 
 type countWriter struct {
@@ -282,11 +351,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // buildManifest makes a Docker v2 schema 2 manifest, as `docker push` does.
-func (s *Service) buildManifest(ctx context.Context, config digest.Digest, blobs []store.Blob) ([]byte, error) {
-	info, err := s.content.Info(ctx, config)
-	if err != nil {
-		return nil, err
-	}
+func buildManifest(config digest.Digest, configSize int64, blobs []store.Blob) ([]byte, error) {
 	type desc struct {
 		MediaType string        `json:"mediaType"`
 		Size      int64         `json:"size"`
@@ -297,7 +362,7 @@ func (s *Service) buildManifest(ctx context.Context, config digest.Digest, blobs
 		MediaType     string `json:"mediaType"`
 		Config        desc   `json:"config"`
 		Layers        []desc `json:"layers"`
-	}{SchemaVersion: 2, MediaType: mediaTypeManifest, Config: desc{mediaTypeConfig, info.Size, config}, Layers: []desc{}}
+	}{SchemaVersion: 2, MediaType: mediaTypeManifest, Config: desc{mediaTypeConfig, configSize, config}, Layers: []desc{}}
 	for _, b := range blobs {
 		m.Layers = append(m.Layers, desc{b.MediaType, b.Size, b.Digest})
 	}

@@ -362,6 +362,10 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 			"upperdir=" + upper,
 			"workdir=" + filepath.Join(dir, "work"),
 			"index=off",
+			// Renames and chmods must copy up whole: a diff of the upper
+			// directory is then a complete layer.
+			"redirect_dir=off",
+			"metacopy=off",
 		},
 	}}, nil
 }

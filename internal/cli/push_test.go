@@ -1,0 +1,40 @@
+package cli_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gantry-dev/gantry/internal/fixture"
+)
+
+// A pulled image pushed to another registry: gantry does not keep the
+// original layer tars, so it sends its own tar of the unpacked files and a
+// config naming their digests. The image on the second registry must be
+// whole: pulling it back verifies every layer against its config.
+func TestImagePushPulledImageElsewhere(t *testing.T) {
+	g := fixture.NewGantry(t)
+	src := imgMemRegistry(t, nil)
+	dst := fixture.DistributionRegistry(t)
+	img := imgImage(t, nil, imgRandomLayer(t, 64<<10), imgRandomLayer(t, 32<<10))
+	imgSeed(t, src, "orig/app:1", img)
+
+	g.Must("pull", "-q", src+"/orig/app:1")
+	g.Must("tag", src+"/orig/app:1", dst+"/copy/app:1")
+	out := g.Must("push", dst+"/copy/app:1")
+	if !strings.Contains(out, "Pushed") || !strings.Contains(out, "1: digest: sha256:") {
+		t.Fatalf("push output:\n%s", out)
+	}
+
+	// A fresh data root pulls it back and checks every layer.
+	g2 := fixture.NewGantry(t)
+	g2.Must("pull", "-q", dst+"/copy/app:1")
+	got := imgInspectOne(t, g2, dst+"/copy/app:1")
+	if len(got.RootFS.Layers) != 2 {
+		t.Errorf("pulled back %d layers, want 2", len(got.RootFS.Layers))
+	}
+	// The second push of the same layers does no work.
+	g.Must("tag", src+"/orig/app:1", dst+"/copy/app:2")
+	if out := g.Must("push", dst+"/copy/app:2"); strings.Count(out, "Layer already exists") != 2 {
+		t.Errorf("second push did not reuse the layers:\n%s", out)
+	}
+}
