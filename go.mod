@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/containerd/console v1.0.5
-	github.com/distribution/reference v0.6.0
 	github.com/docker/cli v29.7.2+incompatible
 	github.com/docker/go-units v0.5.0
 	github.com/google/go-cmp v0.7.0

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 )
@@ -22,8 +21,8 @@ const dockerHubDomain = "docker.io"
 type Reference struct {
 	// name holds only the repository; tag and digest are kept apart so that
 	// WithDigest cannot fail and String is built the same way for all forms.
-	name reference.Named
-	tag  string
+	domain, path string
+	tag          string
 	dgst digest.Digest
 }
 
@@ -44,18 +43,11 @@ func ParseReference(s string) (Reference, error) {
 // ParseNamed is ParseReference without the default tag, for the places that
 // name a repository (push of all tags, cross-repository mount sources).
 func ParseNamed(s string) (Reference, error) {
-	named, err := reference.ParseNormalizedNamed(s)
+	p, err := parseNormalized(s)
 	if err != nil {
 		return Reference{}, referenceError(s, err)
 	}
-	r := Reference{name: reference.TrimNamed(named)}
-	if t, ok := named.(reference.Tagged); ok {
-		r.tag = t.Tag()
-	}
-	if d, ok := named.(reference.Digested); ok {
-		r.dgst = d.Digest()
-	}
-	return r, nil
+	return Reference{domain: p.domain, path: p.path, tag: p.tag, dgst: digest.Digest(p.digest)}, nil
 }
 
 // referenceError words a parse failure as Docker does, always starting with
@@ -66,7 +58,7 @@ func referenceError(s string, err error) error {
 	switch {
 	case s == "":
 		msg = prefix + ": repository name must have at least one component"
-	case errors.Is(err, reference.ErrReferenceInvalidFormat):
+	case errors.Is(err, errFormat):
 		msg = prefix
 	case strings.HasPrefix(msg, prefix), strings.HasPrefix(msg, "invalid repository name"):
 	default:
@@ -76,23 +68,23 @@ func referenceError(s string, err error) error {
 }
 
 // IsZero reports whether r is the zero Reference.
-func (r Reference) IsZero() bool { return r.name == nil }
+func (r Reference) IsZero() bool { return r.path == "" }
 
 // String is the full form: "docker.io/library/busybox:latest", with
 // "@digest" when there is one.
 func (r Reference) String() string {
-	if r.name == nil {
+	if r.IsZero() {
 		return ""
 	}
-	return r.suffixed(r.name.Name())
+	return r.suffixed(r.Name())
 }
 
 // Familiar is Docker's short form: "busybox:latest", "127.0.0.1:5000/app:1".
 func (r Reference) Familiar() string {
-	if r.name == nil {
+	if r.IsZero() {
 		return ""
 	}
-	return r.suffixed(reference.FamiliarName(r.name))
+	return r.suffixed(familiarName(r.domain, r.path))
 }
 
 func (r Reference) suffixed(name string) string {
@@ -108,34 +100,28 @@ func (r Reference) suffixed(name string) string {
 // FamiliarName is the repository in Docker's short form: "busybox",
 // "127.0.0.1:5000/app".
 func (r Reference) FamiliarName() string {
-	if r.name == nil {
+	if r.IsZero() {
 		return ""
 	}
-	return reference.FamiliarName(r.name)
+	return familiarName(r.domain, r.path)
 }
 
 // Name is the full repository name: "docker.io/library/busybox".
 func (r Reference) Name() string {
-	if r.name == nil {
+	if r.IsZero() {
 		return ""
 	}
-	return r.name.Name()
+	return r.domain + "/" + r.path
 }
 
 // Domain is the registry part: "docker.io", "127.0.0.1:5000".
 func (r Reference) Domain() string {
-	if r.name == nil {
-		return ""
-	}
-	return reference.Domain(r.name)
+	return r.domain
 }
 
 // Path is the repository within its registry: "library/busybox".
 func (r Reference) Path() string {
-	if r.name == nil {
-		return ""
-	}
-	return reference.Path(r.name)
+	return r.path
 }
 
 // Tag is the tag, "" when the reference has none (digest only).
@@ -145,15 +131,15 @@ func (r Reference) Tag() string { return r.tag }
 func (r Reference) Digest() digest.Digest { return r.dgst }
 
 // NameOnly is r without tag and digest.
-func (r Reference) NameOnly() Reference { return Reference{name: r.name} }
+func (r Reference) NameOnly() Reference { return Reference{domain: r.domain, path: r.path} }
 
 // WithTag is r with its tag replaced; a digest, if any, is kept as Docker's
 // "name:tag@digest" form does.
 func (r Reference) WithTag(tag string) (Reference, error) {
-	if r.name == nil {
+	if r.IsZero() {
 		return Reference{}, errdefs.Invalid("invalid reference format: no repository name")
 	}
-	if _, err := reference.WithTag(r.name, tag); err != nil {
+	if !validTag(tag) {
 		return Reference{}, errdefs.Invalid("invalid tag format: %q", tag)
 	}
 	r.tag = tag
@@ -178,7 +164,7 @@ func (r Reference) reference() string {
 
 // check refuses references that cannot be put in a URL.
 func (r Reference) check() error {
-	if r.name == nil {
+	if r.IsZero() {
 		return errdefs.Invalid("invalid reference format: no repository name")
 	}
 	if r.dgst != "" {

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	bolt "go.etcd.io/bbolt"
@@ -193,13 +193,19 @@ func (tx *Tx) SetName(name string, id digest.Digest) error {
 
 // checkName refuses names that are not in the form Resolve will be asked
 // for, so a short or unnormalized name cannot be stored and never found.
+// The full grammar lives in package registry, which makes these names; the
+// store checks only their shape: domain "/" path, then ":tag" or "@digest".
 func checkName(name string) error {
-	ref, err := reference.ParseNamed(name)
-	if err != nil {
-		return errdefs.Invalid("name %q: %v (want a full reference such as docker.io/library/busybox:latest)", name, err)
+	domain, path, ok := strings.Cut(name, "/")
+	isDomain := strings.ContainsAny(domain, ".:") || domain == "localhost"
+	if !ok || !isDomain || path == "" || strings.ContainsAny(name, " \t\n") {
+		return errdefs.Invalid("name %q is not a full reference such as docker.io/library/busybox:latest", name)
 	}
-	_, tagged := ref.(reference.Tagged)
-	_, digested := ref.(reference.Digested)
+	repo, dgst, digested := strings.Cut(path, "@")
+	if digested && (!strings.Contains(dgst, ":") || strings.Contains(dgst, "/")) {
+		return errdefs.Invalid("name %q has a malformed digest", name)
+	}
+	tagged := strings.LastIndexByte(repo, ':') > strings.LastIndexByte(repo, '/')
 	if !tagged && !digested {
 		return errdefs.Invalid("name %q has no tag or digest", name)
 	}
