@@ -12,6 +12,7 @@ import (
 	mobyimage "github.com/moby/moby/api/types/image"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -43,12 +44,12 @@ func addImageCommands(root *cobra.Command) {
 	imageCmd.AddCommand(
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "ls"), newTagCommand(g), newRmiCommand(g, "rm"),
 		newImageInspectCommand(g), newHistoryCommand(g), newImportCommand(g), newBusyboxCommand(g),
-		newPruneCommand(g),
+		newPruneCommand(g), newSaveCommand(g), newLoadCommand(g),
 	)
 	root.AddCommand(imageCmd,
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "images"), newTagCommand(g), newRmiCommand(g, "rmi"),
 		newHistoryCommand(g), newImportCommand(g), newLoginCommand(g), newLogoutCommand(g),
-		newSystemCommand(g),
+		newSystemCommand(g), newSaveCommand(g), newLoadCommand(g),
 	)
 }
 
@@ -671,4 +672,87 @@ func parseUntil(v string) (time.Time, error) {
 		return time.Unix(sec, 0), nil
 	}
 	return time.Time{}, fmt.Errorf("invalid until %q: give a duration (24h) or a timestamp", v)
+}
+
+func newSaveCommand(g *imageGlobals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out io.Writer = cmd.OutOrStdout()
+			if output == "" {
+				if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+				}
+			}
+			svc, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			if output == "" {
+				return svc.Save(cmd.Context(), args, out)
+			}
+			tmp := output + ".tmp"
+			f, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			if err := svc.Save(cmd.Context(), args, f); err != nil {
+				f.Close()
+				os.Remove(tmp)
+				return err
+			}
+			if err := f.Close(); err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			return os.Rename(tmp, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
+	return cmd
+}
+
+func newLoadCommand(g *imageGlobals) *cobra.Command {
+	var input string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "load [OPTIONS]",
+		Short: "Load an image from a tar archive or STDIN",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in io.Reader = cmd.InOrStdin()
+			if input != "" {
+				f, err := os.Open(input)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			} else if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return fmt.Errorf("requested load from stdin, but stdin is empty")
+			}
+			svc, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			loaded, err := svc.Load(cmd.Context(), in)
+			for _, l := range loaded {
+				if len(l.Tags) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", l.ID)
+				}
+				for _, t := range l.Tags {
+					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", t)
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&input, "input", "i", "", "read from tar archive file, instead of STDIN")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
+	return cmd
 }

@@ -23,7 +23,7 @@ type Reference struct {
 	// WithDigest cannot fail and String is built the same way for all forms.
 	domain, path string
 	tag          string
-	dgst digest.Digest
+	dgst         digest.Digest
 }
 
 // ParseReference reads s as Docker does: "busybox" is
