@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,10 +46,13 @@ func (t table) print(rows []map[string]any, jsonRows []any) error {
 	if err != nil {
 		return fmt.Errorf("template parsing error: %v", err)
 	}
-	var w io.Writer = t.out
+	// One write at the end, not one per cell.
+	buf := bufio.NewWriterSize(t.out, 64<<10)
+	defer buf.Flush()
+	var w io.Writer = buf
 	var tw *tabwriter.Writer
 	if isTable {
-		tw = tabwriter.NewWriter(t.out, 10, 1, 3, ' ', 0)
+		tw = tabwriter.NewWriter(buf, 10, 1, 3, ' ', 0)
 		w = tw
 		headers := map[string]any{}
 		for k, v := range t.headers {

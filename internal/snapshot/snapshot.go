@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -35,9 +36,12 @@ import (
 // processes may use one root: each stages in a directory of its own under
 // tmp/, locked while it lives, and only unlocked ones are cleared.
 type Snapshotter struct {
-	root    string
-	tmp     string   // this process's staging directory
+	root string
+
+	tmpOnce sync.Once
+	tmp     string   // this process's staging directory, made on first use
 	tmpLock *os.File // held for the Snapshotter's life
+	tmpErr  error
 }
 
 // New opens the snapshot root, creating it, and clears the staging a dead
@@ -48,22 +52,36 @@ func New(root string) (*Snapshotter, error) {
 			return nil, err
 		}
 	}
-	clearDeadStaging(filepath.Join(root, "tmp"))
-	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), "p-")
-	if err != nil {
-		return nil, err
-	}
-	lock, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	return &Snapshotter{root: root, tmp: tmp, tmpLock: lock}, nil
+	return &Snapshotter{root: root}, nil
+}
+
+// staging returns this process's staging directory, making it (and
+// clearing what dead processes left) on first use: commands that only read
+// never touch tmp/.
+func (s *Snapshotter) staging() (string, error) {
+	s.tmpOnce.Do(func() {
+		dir := filepath.Join(s.root, "tmp")
+		clearDeadStaging(dir)
+		tmp, err := os.MkdirTemp(dir, "p-")
+		if err != nil {
+			s.tmpErr = err
+			return
+		}
+		lock, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			os.RemoveAll(tmp)
+			s.tmpErr = err
+			return
+		}
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lock.Close()
+			os.RemoveAll(tmp)
+			s.tmpErr = err
+			return
+		}
+		s.tmp, s.tmpLock = tmp, lock
+	})
+	return s.tmp, s.tmpErr
 }
 
 // clearDeadStaging removes the staging directories no live process holds.
@@ -91,6 +109,9 @@ func clearDeadStaging(dir string) {
 
 // Close removes this process's staging directory.
 func (s *Snapshotter) Close() error {
+	if s.tmp == "" {
+		return nil
+	}
 	err := os.RemoveAll(s.tmp)
 	s.tmpLock.Close()
 	return err
@@ -150,7 +171,11 @@ type Staged struct {
 
 // Stage returns an empty directory for a new layer.
 func (s *Snapshotter) Stage(ctx context.Context) (*Staged, error) {
-	stage, err := os.MkdirTemp(s.tmp, "stage-")
+	tmp, err := s.staging()
+	if err != nil {
+		return nil, err
+	}
+	stage, err := os.MkdirTemp(tmp, "stage-")
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +299,11 @@ func (s *Snapshotter) RemoveLayer(ctx context.Context, chainID digest.Digest) er
 	if !s.Exists(chainID) {
 		return errdefs.NotFound("layer %s is not unpacked", chainID)
 	}
-	trash, err := os.MkdirTemp(s.tmp, "rm-")
+	tmp, err := s.staging()
+	if err != nil {
+		return err
+	}
+	trash, err := os.MkdirTemp(tmp, "rm-")
 	if err != nil {
 		return err
 	}
@@ -379,7 +408,11 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return errdefs.NotFound("snapshot %q does not exist", key)
 	}
-	trash, err := os.MkdirTemp(s.tmp, "rm-")
+	tmp, err := s.staging()
+	if err != nil {
+		return err
+	}
+	trash, err := os.MkdirTemp(tmp, "rm-")
 	if err != nil {
 		return err
 	}
