@@ -88,9 +88,11 @@ func TestApplyEscapes(t *testing.T) {
 		{
 			name: "symlink to /etc resolves inside the root when the root has etc",
 			entries: []ent{
-				dir("etc/"), sym("link", "/etc"), reg("link/passwd", "inside"),
+				// Never a real host file: if this regresses, it must not
+				// damage the machine running the test.
+				dir("etc/"), sym("link", "/etc"), reg("link/gantry-escape-test", "inside"),
 			},
-			check: isFile("etc/passwd", "inside"),
+			check: isFile("etc/gantry-escape-test", "inside"),
 		},
 		{
 			name: "relative climbing symlink resolves inside the root",
@@ -130,8 +132,8 @@ func TestApplyEscapes(t *testing.T) {
 			check:   isFile("link", "replaced"),
 		},
 		{
-			name:    "file replaces a symlink to /etc/passwd",
-			entries: []ent{sym("passwd", "/etc/passwd"), reg("passwd", "replaced")},
+			name:    "file replaces a symlink to a file in /etc",
+			entries: []ent{sym("passwd", "/etc/gantry-escape-test"), reg("passwd", "replaced")},
 			check:   isFile("passwd", "replaced"),
 		},
 		{
