@@ -67,12 +67,7 @@ func newPullCommand(g *imageGlobals) *cobra.Command {
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			opts := image.PullOptions{}
 			if platform != "" {
 				p, err := parsePlatform(platform)
@@ -99,11 +94,10 @@ func newPullCommand(g *imageGlobals) *cobra.Command {
 			}
 			fmt.Fprintln(out, res.Ref.String())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress verbose output")
 	cmd.Flags().StringVar(&platform, "platform", "", "set platform if server is multi-platform capable (os/arch[/variant])")
-	cmd.Flags().BoolP("all-tags", "a", false, "download all tagged images in the repository")
 	return cmd
 }
 
@@ -127,12 +121,7 @@ func newPushCommand(g *imageGlobals) *cobra.Command {
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			out := cmd.OutOrStdout()
 			opts := image.PushOptions{}
 			if !quiet {
@@ -148,7 +137,7 @@ func newPushCommand(g *imageGlobals) *cobra.Command {
 			}
 			fmt.Fprintf(out, "%s: digest: %s size: %d\n", res.Ref.Tag(), res.Digest, res.Size)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress verbose output")
 	return cmd
@@ -167,12 +156,7 @@ func newImagesCommand(g *imageGlobals, use string) *cobra.Command {
 		Short:   "List images",
 		Aliases: []string{"list"},
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			if len(args) == 1 {
 				o.filters = append(o.filters, "reference="+args[0])
 			}
@@ -181,7 +165,7 @@ func newImagesCommand(g *imageGlobals, use string) *cobra.Command {
 				return err
 			}
 			return printImages(cmd.OutOrStdout(), list, o)
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "show all images (default hides intermediate images)")
@@ -268,14 +252,9 @@ func newTagCommand(g *imageGlobals) *cobra.Command {
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			return svc.Tag(cmd.Context(), args[0], args[1])
-		},
+		}),
 	}
 }
 
@@ -285,12 +264,7 @@ func newRmiCommand(g *imageGlobals, use string) *cobra.Command {
 		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			var failed []string
 			for _, name := range args {
 				resp, err := svc.Remove(cmd.Context(), name, force, nil)
@@ -312,10 +286,9 @@ func newRmiCommand(g *imageGlobals, use string) *cobra.Command {
 				return &exitCode{1}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force removal of the image")
-	cmd.Flags().Bool("no-prune", false, "do not delete untagged parents")
 	return cmd
 }
 
@@ -325,12 +298,7 @@ func newImageInspectCommand(g *imageGlobals) *cobra.Command {
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			var all []any
 			var firstErr error
 			for _, name := range args {
@@ -365,7 +333,7 @@ func newImageInspectCommand(g *imageGlobals) *cobra.Command {
 				return &exitCode{1}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('json' or a Go template)")
 	return cmd
@@ -408,12 +376,7 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			items, err := svc.History(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -454,7 +417,7 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 				"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
 				"Size": "SIZE", "Comment": "COMMENT",
 			}}.print(rows, jsonRows)
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
@@ -471,12 +434,7 @@ func newImportCommand(g *imageGlobals) *cobra.Command {
 		Use:   "import [OPTIONS] file|-  [REPOSITORY[:TAG]]",
 		Short: "Import the contents from a tarball to create a filesystem image",
 		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			var in io.Reader = cmd.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -504,7 +462,7 @@ func newImportCommand(g *imageGlobals) *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), id)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "set commit message for imported image")
@@ -517,12 +475,7 @@ func newBusyboxCommand(g *imageGlobals) *cobra.Command {
 		Use:   "busybox [NAME[:TAG]]",
 		Short: "Make a busybox image from this host's static busybox (no download)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
+		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			name := "busybox:latest"
 			if len(args) == 1 {
 				name = args[0]
@@ -533,7 +486,7 @@ func newBusyboxCommand(g *imageGlobals) *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), id)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -755,4 +708,16 @@ func newLoadCommand(g *imageGlobals) *cobra.Command {
 	cmd.Flags().StringVarP(&input, "input", "i", "", "read from tar archive file, instead of STDIN")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
 	return cmd
+}
+
+// with opens the image service around a command.
+func (g *imageGlobals) with(run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, err := g.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		return run(cmd, args, svc)
+	}
 }

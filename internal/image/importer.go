@@ -235,7 +235,7 @@ func (s *Service) Busybox(ctx context.Context, ref string) (digest.Digest, error
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	if err := busyboxTree(bb, dir); err != nil {
+	if err := BusyboxTree(bb, dir); err != nil {
 		return "", err
 	}
 	pr, pw := io.Pipe()
@@ -249,7 +249,10 @@ func (s *Service) Busybox(ctx context.Context, ref string) (digest.Digest, error
 	})
 }
 
-func busyboxTree(bb, dir string) error {
+// BusyboxTree fills dir with a busybox root filesystem made from the static
+// busybox at bb: the binary, a link per applet, /etc/passwd and /etc/group,
+// and the usual empty directories.
+func BusyboxTree(bb, dir string) error {
 	for _, d := range []string{"bin", "etc", "tmp", "root", "proc", "sys", "dev", "var", "usr/bin", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -56,22 +57,10 @@ func (s *Service) Push(ctx context.Context, name string, opts PushOptions) (*Pus
 }
 
 func (s *Service) push(ctx context.Context, ref registry.Reference, opts PushOptions) (*PushResult, error) {
-	var img store.Image
-	var layers []store.Layer
-	err := s.db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		if img, err = resolve(tx, ref.String()); err != nil {
-			return errdefs.NotFound("An image does not exist locally with the tag: %s", ref.FamiliarName())
-		}
-		for _, chain := range img.Layers {
-			l, err := tx.Layer(chain)
-			if err != nil {
-				return err
-			}
-			layers = append(layers, l)
-		}
-		return nil
-	})
+	img, layers, err := s.imageLayers(ctx, ref.String())
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil, errdefs.NotFound("An image does not exist locally with the tag: %s", ref.FamiliarName())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -367,4 +356,25 @@ func buildManifest(config digest.Digest, configSize int64, blobs []store.Blob) (
 		m.Layers = append(m.Layers, desc{b.MediaType, b.Size, b.Digest})
 	}
 	return json.MarshalIndent(m, "", "   ")
+}
+
+// imageLayers finds an image and the records of its layers, base first.
+func (s *Service) imageLayers(ctx context.Context, name string) (store.Image, []store.Layer, error) {
+	var img store.Image
+	var layers []store.Layer
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if img, err = resolve(tx, name); err != nil {
+			return err
+		}
+		for _, chain := range img.Layers {
+			l, err := tx.Layer(chain)
+			if err != nil {
+				return err
+			}
+			layers = append(layers, l)
+		}
+		return nil
+	})
+	return img, layers, err
 }

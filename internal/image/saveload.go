@@ -45,21 +45,7 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 	index.SchemaVersion = 2
 	index.MediaType = ocispec.MediaTypeImageIndex
 	for _, name := range names {
-		img, err := s.Resolve(ctx, name)
-		if err != nil {
-			return err
-		}
-		var layers []store.Layer
-		err = s.db.View(ctx, func(tx *store.Tx) error {
-			for _, chain := range img.Layers {
-				l, err := tx.Layer(chain)
-				if err != nil {
-					return err
-				}
-				layers = append(layers, l)
-			}
-			return nil
-		})
+		img, layers, err := s.imageLayers(ctx, name)
 		if err != nil {
 			return err
 		}

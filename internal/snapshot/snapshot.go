@@ -299,19 +299,8 @@ func (s *Snapshotter) RemoveLayer(ctx context.Context, chainID digest.Digest) er
 	if !s.Exists(chainID) {
 		return errdefs.NotFound("layer %s is not unpacked", chainID)
 	}
-	tmp, err := s.staging()
-	if err != nil {
-		return err
-	}
-	trash, err := os.MkdirTemp(tmp, "rm-")
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(s.layerDir(chainID), filepath.Join(trash, "layer")); err != nil {
-		return err
-	}
 	_ = os.Remove(filepath.Join(s.root, "l", shortName(chainID)))
-	return os.RemoveAll(trash)
+	return s.discard(s.layerDir(chainID))
 }
 
 // Layers lists the chain IDs of the unpacked layers.
@@ -408,18 +397,7 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return errdefs.NotFound("snapshot %q does not exist", key)
 	}
-	tmp, err := s.staging()
-	if err != nil {
-		return err
-	}
-	trash, err := os.MkdirTemp(tmp, "rm-")
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(dir, filepath.Join(trash, "active")); err != nil {
-		return err
-	}
-	return os.RemoveAll(trash)
+	return s.discard(dir)
 }
 
 // Diff writes the changes of a writable snapshot as a layer tar.
@@ -442,3 +420,21 @@ func (s *Snapshotter) LayerPath(chainID digest.Digest) (string, error) {
 
 // String is for error messages.
 func (s *Snapshotter) String() string { return fmt.Sprintf("snapshots at %s", s.root) }
+
+// discard removes a directory tree atomically as far as readers are
+// concerned: it is renamed into staging first, then deleted; a crash in
+// between leaves it to the next cleaning.
+func (s *Snapshotter) discard(dir string) error {
+	tmp, err := s.staging()
+	if err != nil {
+		return err
+	}
+	trash, err := os.MkdirTemp(tmp, "rm-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(dir, filepath.Join(trash, "x")); err != nil {
+		return err
+	}
+	return os.RemoveAll(trash)
+}
