@@ -37,12 +37,17 @@ func crashBlob(i int) []byte { return payload(uint64(100+i), (i*777_777)%(3*bufS
 
 func crashKey(i int) string { return "crash:" + strconv.Itoa(i) }
 
-// TestHelperProcess is not a test: it is the writer the crash tests kill.
-func TestHelperProcess(t *testing.T) {
-	root := os.Getenv(helperRoot)
-	if root == "" {
-		t.Skip("helper for the crash tests")
+// TestMain turns the test binary into the writer the crash tests kill when
+// they start it with helperRoot set.
+func TestMain(m *testing.M) {
+	if root := os.Getenv(helperRoot); root != "" {
+		crashWriter(root)
 	}
+	os.Exit(m.Run())
+}
+
+// crashWriter ingests as the crash tests tell it, until it is killed.
+func crashWriter(root string) {
 	ctx := context.Background()
 	s, err := Open(root)
 	if err != nil {
@@ -86,7 +91,7 @@ func TestHelperProcess(t *testing.T) {
 
 func runHelper(t *testing.T, root, mode string, arg int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperRoot+"="+root, helperMode+"="+mode, helperArg+"="+strconv.Itoa(arg))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
