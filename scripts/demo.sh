@@ -10,6 +10,7 @@ work=$(mktemp -d /var/tmp/gantry-demo.XXXXXX)
 root=$work/state
 cleanup() {
   "$G" runtime --root "$root" delete --force demo-svc >/dev/null 2>&1 || true
+  [ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,4 +84,25 @@ rt kill demo-svc KILL
 for _ in $(seq 50); do rt state demo-svc | grep -q '"stopped"' && break; sleep 0.05; done
 rt delete demo-svc
 rt list
+step "images: a busybox image made offline from the host's static busybox"
+gi() { "$G" --data-root "$work/data" "$@"; }
+gi image busybox >/dev/null
+gi images
+gi history busybox
+
+step "push to and pull from a registry on loopback (Debian's docker-registry)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work/registry/data" "$port" > "$work/registry/config.yml"
+docker-registry serve "$work/registry/config.yml" >/dev/null 2>&1 & regpid=$!
+for _ in $(seq 40); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+gi tag busybox "127.0.0.1:$port/demo/busybox:1"
+gi push "127.0.0.1:$port/demo/busybox:1"
+gi rmi busybox "127.0.0.1:$port/demo/busybox:1"
+gi pull "127.0.0.1:$port/demo/busybox:1"
+gi images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}'
+gi save -o "$work/images.tar" "127.0.0.1:$port/demo/busybox:1" && echo "saved: $(du -h "$work/images.tar" | cut -f1) in Docker's archive format"
+gi image prune -af
+gi system check
+
 step "done: the demo left nothing behind"

@@ -16,6 +16,7 @@ have_cmd gcc || need+=(gcc)
 have_cmd ps || need+=(procps)
 have_cmd docker-registry || need+=(docker-registry)
 have_cmd skopeo || need+=(skopeo)
+have_cmd curl || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   # de-duplicate
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
