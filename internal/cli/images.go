@@ -27,9 +27,17 @@ type imageGlobals struct {
 }
 
 func (g *imageGlobals) open(ctx context.Context) (*image.Service, error) {
+	return g.openHeld(ctx, false)
+}
+
+// openHeld opens the service; hold keeps the metadata store open (and
+// locked) for the command's life, which only commands that take
+// milliseconds may do: others would keep a concurrent pull waiting.
+func (g *imageGlobals) openHeld(ctx context.Context, hold bool) (*image.Service, error) {
 	return image.Open(ctx, g.dataRoot, image.Options{
 		MaxConcurrentDownloads: g.downloads,
 		Registry:               registry.Options{Insecure: g.insecure},
+		HoldMetadata:           hold,
 	})
 }
 
@@ -156,7 +164,7 @@ func newImagesCommand(g *imageGlobals, use string) *cobra.Command {
 		Short:   "List images",
 		Aliases: []string{"list"},
 		Args:    cobra.MaximumNArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			if len(args) == 1 {
 				o.filters = append(o.filters, "reference="+args[0])
 			}
@@ -252,7 +260,7 @@ func newTagCommand(g *imageGlobals) *cobra.Command {
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
 		Args:  cobra.ExactArgs(2),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			return svc.Tag(cmd.Context(), args[0], args[1])
 		}),
 	}
@@ -298,7 +306,7 @@ func newImageInspectCommand(g *imageGlobals) *cobra.Command {
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			var all []any
 			var firstErr error
 			for _, name := range args {
@@ -376,7 +384,7 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
 			items, err := svc.History(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -710,10 +718,20 @@ func newLoadCommand(g *imageGlobals) *cobra.Command {
 	return cmd
 }
 
-// with opens the image service around a command.
+// with opens the image service around a command that may take long.
 func (g *imageGlobals) with(run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
+	return g.withService(false, run)
+}
+
+// quick opens the image service around a command that only reads or
+// changes metadata.
+func (g *imageGlobals) quick(run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
+	return g.withService(true, run)
+}
+
+func (g *imageGlobals) withService(hold bool, run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		svc, err := g.open(cmd.Context())
+		svc, err := g.openHeld(cmd.Context(), hold)
 		if err != nil {
 			return err
 		}
