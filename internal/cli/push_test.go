@@ -7,10 +7,9 @@ import (
 	"github.com/gantry-dev/gantry/internal/fixture"
 )
 
-// A pulled image pushed to another registry: gantry does not keep the
-// original layer tars, so it sends its own tar of the unpacked files and a
-// config naming their digests. The image on the second registry must be
-// whole: pulling it back verifies every layer against its config.
+// A pulled image pushed to another registry keeps its ID: gantry rebuilds
+// the original layer tars from the files and their tar-split metadata, so
+// the config's diff IDs stay true. Pulling it back verifies every layer.
 func TestImagePushPulledImageElsewhere(t *testing.T) {
 	g := fixture.NewGantry(t)
 	src := imgMemRegistry(t, nil)
@@ -31,6 +30,9 @@ func TestImagePushPulledImageElsewhere(t *testing.T) {
 	got := imgInspectOne(t, g2, dst+"/copy/app:1")
 	if len(got.RootFS.Layers) != 2 {
 		t.Errorf("pulled back %d layers, want 2", len(got.RootFS.Layers))
+	}
+	if want, _, _ := imgIDs(t, img); got.ID != want {
+		t.Errorf("the image changed its ID on the way: %s, was %s", got.ID, want)
 	}
 	// The second push of the same layers does no work.
 	g.Must("tag", src+"/orig/app:1", dst+"/copy/app:2")

@@ -375,10 +375,17 @@ func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Di
 	}
 	defer dr.Close()
 	h := sha256.New()
-	tee := io.TeeReader(dr, h)
-	n, err := archive.Apply(ctx, dir, tee, archive.ApplyOptions{})
+	recorded, finish, err := recordTarSplit(dir, io.TeeReader(dr, h))
 	if err != nil {
+		return 0, err
+	}
+	n, err := archive.Apply(ctx, dir, recorded, archive.ApplyOptions{})
+	if err != nil {
+		_ = finish() // its error is a consequence of this one
 		return n, err
+	}
+	if err := finish(); err != nil {
+		return n, errdefs.Invalid("layer %s: %v", diffID, err)
 	}
 	// The tar reader stops at the end marker; the padding after it counts.
 	extra, err := io.Copy(h, dr)

@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -277,8 +276,8 @@ func (s *Service) compressLayer(ctx context.Context, l store.Layer) (store.Blob,
 		w.Discard()
 		return store.Blob{}, "", err
 	}
-	h := sha256.New()
-	if err := archive.Diff(ctx, dir, io.MultiWriter(zw, h), archive.TarOptions{}); err != nil {
+	diffID, err := layerTar(ctx, dir, l.DiffID, zw)
+	if err != nil {
 		zw.Close()
 		w.Discard()
 		return store.Blob{}, "", err
@@ -291,7 +290,7 @@ func (s *Service) compressLayer(ctx context.Context, l store.Layer) (store.Blob,
 	if err != nil {
 		return store.Blob{}, "", err
 	}
-	return store.Blob{Digest: d, MediaType: mediaTypeLayer, Size: counter.n}, digest.NewDigest(digest.SHA256, h), nil
+	return store.Blob{Digest: d, MediaType: mediaTypeLayer, Size: counter.n}, diffID, nil
 }
 
 // configFor returns the config to push with layers whose uncompressed

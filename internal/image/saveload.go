@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,12 +142,11 @@ func (s *Service) saveLayer(ctx context.Context, tw *tar.Writer, l store.Layer, 
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := sha256.New()
-	counter := &countWriter{w: io.MultiWriter(tmp, h)}
-	if err := archive.Diff(ctx, dir, counter, archive.TarOptions{}); err != nil {
+	counter := &countWriter{w: tmp}
+	d, err := layerTar(ctx, dir, l.DiffID, counter)
+	if err != nil {
 		return "", 0, err
 	}
-	d := digest.NewDigest(digest.SHA256, h)
 	if written[d] {
 		return d, counter.n, nil
 	}
