@@ -702,6 +702,9 @@ func newLoadCommand(g *imageGlobals) *cobra.Command {
 			}
 			defer svc.Close()
 			loaded, err := svc.Load(cmd.Context(), in)
+			if quiet {
+				return err
+			}
 			for _, l := range loaded {
 				if len(l.Tags) == 0 {
 					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", l.ID)
