@@ -63,7 +63,7 @@ bundle (a directory with config.json and a root filesystem) as a container.`,
 	f.StringVar(&g.logFormat, "log-format", "text", "set the log format ('text' (default), or 'json')")
 	f.BoolVar(&g.debug, "debug", false, "enable debug logging")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\"")
-	f.StringVar(&g.rootless, "rootless", "auto", "ignore cgroup permission errors ('true', 'false', or 'auto')")
+	f.StringVar(&g.rootless, "rootless", "auto", "accepted for runc compatibility; gantry decides rootless cgroups from the effective user ID")
 
 	cmd.AddCommand(
 		newSpecCommand(g),
