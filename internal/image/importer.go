@@ -34,6 +34,11 @@ type ImportOptions struct {
 // Import makes a one-layer image from a root filesystem tar (uncompressed,
 // gzip or zstd) and names it ref ("" for an untagged image). Returns the ID.
 func (s *Service) Import(ctx context.Context, r io.Reader, ref string, opts ImportOptions) (digest.Digest, error) {
+	unlock, err := s.lockRoot(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	var named registry.Reference
 	if ref != "" {
 		var err error

@@ -338,6 +338,16 @@ type InUse func(id digest.Digest) bool
 // image and the layers no other image uses. An image containers use is
 // refused unless force.
 func (s *Service) Remove(ctx context.Context, name string, force bool, inUse InUse) ([]image.DeleteResponse, error) {
+	unlock, err := s.lockRoot(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.remove(ctx, name, force, inUse)
+}
+
+// remove is Remove for a caller that holds the data root's lock.
+func (s *Service) remove(ctx context.Context, name string, force bool, inUse InUse) ([]image.DeleteResponse, error) {
 	var out []image.DeleteResponse
 	var freed []digest.Digest
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
@@ -358,8 +368,21 @@ func (s *Service) Remove(ctx context.Context, name string, force bool, inUse InU
 		if !byName && len(names) > 1 && !force {
 			return errdefs.Conflict("unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(img.ID))
 		}
-		if inUse != nil && inUse(img.ID) && !force {
-			return errdefs.Conflict("unable to delete %s (must be forced) - image is being used by a container", shortID(img.ID))
+		if inUse != nil && inUse(img.ID) {
+			if !force {
+				return errdefs.Conflict("unable to delete %s (must be forced) - image is being used by a container", shortID(img.ID))
+			}
+			// As Docker: forced, an image in use loses its names but stays,
+			// with its layers, for the containers built on it.
+			for _, n := range names {
+				if err := tx.DeleteName(n); err != nil {
+					return err
+				}
+				if r, err := registry.ParseReference(n); err == nil {
+					out = append(out, image.DeleteResponse{Untagged: r.Familiar()})
+				}
+			}
+			return nil
 		}
 		for _, n := range names {
 			if err := tx.DeleteName(n); err != nil {

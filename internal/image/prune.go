@@ -24,8 +24,13 @@ type PruneOptions struct {
 // Prune removes unused images, then the layers and blobs nothing refers to.
 // It returns what it deleted and the bytes reclaimed.
 func (s *Service) Prune(ctx context.Context, opts PruneOptions) ([]image.DeleteResponse, int64, error) {
+	unlock, err := s.lockRoot(ctx, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
 	var victims []store.Image
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err = s.db.View(ctx, func(tx *store.Tx) error {
 		images, err := tx.Images()
 		if err != nil {
 			return err
@@ -55,7 +60,7 @@ func (s *Service) Prune(ctx context.Context, opts PruneOptions) ([]image.DeleteR
 	var reclaimed int64
 	for _, img := range victims {
 		sizeBefore := s.layersSize(ctx)
-		resp, err := s.Remove(ctx, img.ID.String(), true, opts.InUse)
+		resp, err := s.remove(ctx, img.ID.String(), true, opts.InUse)
 		if err != nil {
 			return out, reclaimed, err
 		}

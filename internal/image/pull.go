@@ -42,6 +42,11 @@ type PullResult struct {
 // not fetched; the others download in parallel and unpack while they stream
 // in. The name is recorded only once every layer is unpacked and verified.
 func (s *Service) Pull(ctx context.Context, name string, opts PullOptions) (*PullResult, error) {
+	unlock, err := s.lockRoot(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ref, err := registry.ParseReference(name)
 	if err != nil {
 		return nil, err
@@ -139,7 +144,15 @@ func (s *Service) pull(ctx context.Context, ref registry.Reference, opts PullOpt
 			}
 			l, err := tx.Layer(chains[i])
 			if errors.Is(err, errdefs.ErrNotFound) {
-				l = store.Layer{ChainID: chains[i], DiffID: diffIDs[i], Parent: parent, Size: sizes[i]}
+				size := sizes[i]
+				if size == 0 {
+					// Unpacked earlier (a stopped pull, or another process
+					// while this one waited): measure what is on disk.
+					if dir, err := s.snaps.LayerPath(chains[i]); err == nil {
+						size = dirSize(dir)
+					}
+				}
+				l = store.Layer{ChainID: chains[i], DiffID: diffIDs[i], Parent: parent, Size: size}
 				if err := tx.PutLayer(l); err != nil {
 					return err
 				}

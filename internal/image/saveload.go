@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -173,6 +171,11 @@ type Loaded struct {
 // Load reads an archive written by `save` or `docker save` (Docker's
 // manifest.json, or an OCI layout alone) and records its images.
 func (s *Service) Load(ctx context.Context, r io.Reader) ([]Loaded, error) {
+	unlock, err := s.lockRoot(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	dir, err := os.MkdirTemp("", "gantry-load-")
 	if err != nil {
 		return nil, err
@@ -203,7 +206,7 @@ func (s *Service) Load(ctx context.Context, r io.Reader) ([]Loaded, error) {
 
 // readArchiveManifests lists the images in an unpacked archive.
 func readArchiveManifests(dir string) ([]archiveManifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	data, err := readArchiveFile(dir, "manifest.json")
 	if err == nil {
 		var list []archiveManifest
 		if err := json.Unmarshal(data, &list); err != nil {
@@ -211,11 +214,8 @@ func readArchiveManifests(dir string) ([]archiveManifest, error) {
 		}
 		return list, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	// An OCI layout without Docker's manifest.json.
-	data, err = os.ReadFile(filepath.Join(dir, "index.json"))
+	data, err = readArchiveFile(dir, "index.json")
 	if err != nil {
 		return nil, errdefs.Invalid("load: the archive has neither manifest.json nor index.json: is it from `docker save`?")
 	}
@@ -225,7 +225,10 @@ func readArchiveManifests(dir string) ([]archiveManifest, error) {
 	}
 	var list []archiveManifest
 	for _, desc := range index.Manifests {
-		mData, err := os.ReadFile(filepath.Join(dir, blobPath(desc.Digest)))
+		if err := desc.Digest.Validate(); err != nil {
+			return nil, errdefs.Invalid("load: index.json names a bad digest %q", desc.Digest)
+		}
+		mData, err := readArchiveFile(dir, blobPath(desc.Digest))
 		if err != nil {
 			return nil, errdefs.Invalid("load: manifest %s is not in the archive", desc.Digest)
 		}
@@ -233,8 +236,14 @@ func readArchiveManifests(dir string) ([]archiveManifest, error) {
 		if err := json.Unmarshal(mData, &m); err != nil {
 			return nil, errdefs.Invalid("load: manifest %s: %v", desc.Digest, err)
 		}
+		if m.Config.Digest.Validate() != nil {
+			return nil, errdefs.Invalid("load: manifest %s names a bad config digest", desc.Digest)
+		}
 		e := archiveManifest{Config: blobPath(m.Config.Digest)}
 		for _, l := range m.Layers {
+			if l.Digest.Validate() != nil {
+				return nil, errdefs.Invalid("load: manifest %s names a bad layer digest", desc.Digest)
+			}
 			e.Layers = append(e.Layers, blobPath(l.Digest))
 		}
 		if name := desc.Annotations["io.containerd.image.name"]; name != "" {
@@ -247,23 +256,35 @@ func readArchiveManifests(dir string) ([]archiveManifest, error) {
 	return list, nil
 }
 
-// insideArchive refuses paths in manifest.json that leave the archive.
-func insideArchive(dir, p string) (string, error) {
-	clean := path.Clean("/" + p)
-	if strings.Contains(p, "..") && clean != "/"+p {
-		return "", errdefs.Invalid("load: path %q leaves the archive", p)
+// archiveFile opens a regular file of the unpacked archive by the path a
+// manifest gives, resolved inside the archive: a symlink in a crafted
+// archive cannot make load read the host's files.
+func archiveFile(dir, p string) (*os.File, error) {
+	root, err := os.Open(dir)
+	if err != nil {
+		return nil, err
 	}
-	return filepath.Join(dir, clean), nil
+	defer root.Close()
+	f, err := openRegularInRoot(root, path.Clean("/" + p)[1:])
+	if err != nil {
+		return nil, errdefs.Invalid("%s is not a file in the archive", p)
+	}
+	return f, nil
+}
+
+func readArchiveFile(dir, p string) ([]byte, error) {
+	f, err := archiveFile(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64<<20))
 }
 
 func (s *Service) loadOne(ctx context.Context, dir string, e archiveManifest) (Loaded, error) {
-	cfgPath, err := insideArchive(dir, e.Config)
+	cfgData, err := readArchiveFile(dir, e.Config)
 	if err != nil {
 		return Loaded{}, err
-	}
-	cfgData, err := os.ReadFile(cfgPath)
-	if err != nil {
-		return Loaded{}, errdefs.Invalid("config %s is not in the archive", e.Config)
 	}
 	var cfg dockerspec.DockerOCIImage
 	if err := json.Unmarshal(cfgData, &cfg); err != nil {
@@ -275,18 +296,14 @@ func (s *Service) loadOne(ctx context.Context, dir string, e archiveManifest) (L
 	chains := chainIDs(cfg.RootFS.DiffIDs)
 	sizes := make([]int64, len(chains))
 	for i, lp := range e.Layers {
-		p, err := insideArchive(dir, lp)
-		if err != nil {
-			return Loaded{}, err
-		}
 		var parent digest.Digest
 		if i > 0 {
 			parent = chains[i-1]
 		}
 		_, err = s.snaps.Unpack(ctx, chains[i], parent, func(target string) error {
-			f, err := os.Open(p)
+			f, err := archiveFile(dir, lp)
 			if err != nil {
-				return errdefs.Invalid("layer %s is not in the archive", lp)
+				return err
 			}
 			defer f.Close()
 			n, err := unpackStream(ctx, target, f, cfg.RootFS.DiffIDs[i])

@@ -20,6 +20,7 @@ import (
 
 // Service holds the image side of one data root.
 type Service struct {
+	root     string
 	content  *content.Store
 	db       *metadata
 	snaps    *snapshot.Snapshotter
@@ -64,6 +65,7 @@ func Open(ctx context.Context, root string, opts Options) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
+		root:     root,
 		content:  cs,
 		db:       db,
 		snaps:    snaps,

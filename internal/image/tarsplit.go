@@ -97,12 +97,24 @@ var errNoTarSplit = errors.New("no tar-split metadata")
 type inRootGetter struct{ root *os.File }
 
 func (g inRootGetter) Get(name string) (io.ReadCloser, error) {
-	fd, err := unix.Openat2(int(g.root.Fd()), name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+	return openRegularInRoot(g.root, name)
+}
+
+// openRegularInRoot opens a regular file by its path under root, resolving
+// every component inside root and refusing anything that is not a regular
+// file (a FIFO would block the reader forever, a device would never end).
+func openRegularInRoot(root *os.File, name string) (*os.File, error) {
+	fd, err := unix.Openat2(int(root.Fd()), name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: name, Err: errors.New("not a regular file")}
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }

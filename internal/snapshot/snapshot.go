@@ -296,6 +296,11 @@ func (s *Snapshotter) lowerDirs(chainID digest.Digest) ([]string, error) {
 // RemoveLayer deletes an unpacked layer. The caller makes sure nothing uses
 // it: no child layer and no active snapshot.
 func (s *Snapshotter) RemoveLayer(ctx context.Context, chainID digest.Digest) error {
+	unlock, err := s.lock(ctx, chainID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if !s.Exists(chainID) {
 		return errdefs.NotFound("layer %s is not unpacked", chainID)
 	}
