@@ -67,13 +67,21 @@ func (s *Snapshotter) staging() (string, error) {
 			s.tmpErr = err
 			return
 		}
-		lock, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		// The lock file gets its name only once it is locked: another
+		// process that finds ".lock" can never take it in between.
+		lock, err := os.OpenFile(filepath.Join(tmp, ".lock-new"), os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			os.RemoveAll(tmp)
 			s.tmpErr = err
 			return
 		}
 		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lock.Close()
+			os.RemoveAll(tmp)
+			s.tmpErr = err
+			return
+		}
+		if err := os.Rename(filepath.Join(tmp, ".lock-new"), filepath.Join(tmp, ".lock")); err != nil {
 			lock.Close()
 			os.RemoveAll(tmp)
 			s.tmpErr = err
