@@ -92,7 +92,15 @@ func (s *Service) Import(ctx context.Context, r io.Reader, ref string, opts Impo
 		},
 		Config: cfg,
 	}
-	return s.storeImage(ctx, img, []digest.Digest{diffID}, []int64{size}, named, "")
+	cfgData, err := json.Marshal(img)
+	if err != nil {
+		return "", err
+	}
+	var names []registry.Reference
+	if named.Tag() != "" {
+		names = append(names, named)
+	}
+	return s.storeImage(ctx, cfgData, []int64{size}, names, "")
 }
 
 func importComment(msg string) string {
@@ -102,17 +110,19 @@ func importComment(msg string) string {
 	return "Imported from -"
 }
 
-// storeImage writes a local image's config and records the image, its
-// layers and its name in one transaction.
-func (s *Service) storeImage(ctx context.Context, cfg dockerspec.DockerOCIImage, diffIDs []digest.Digest, sizes []int64, ref registry.Reference, parent digest.Digest) (digest.Digest, error) {
-	data, err := json.Marshal(cfg)
-	if err != nil {
+// storeImage writes an image's config blob as given and records its layers
+// (already unpacked, with their sizes), the image and its names in one
+// transaction. An image already recorded keeps its repository digests.
+func (s *Service) storeImage(ctx context.Context, cfgData []byte, sizes []int64, names []registry.Reference, parent digest.Digest) (digest.Digest, error) {
+	var cfg dockerspec.DockerOCIImage
+	if err := json.Unmarshal(cfgData, &cfg); err != nil {
+		return "", errdefs.Invalid("image config: %v", err)
+	}
+	id := digest.FromBytes(cfgData)
+	if _, err := s.content.Ingest(ctx, "config-"+id.String(), id, int64(len(cfgData)), bytes.NewReader(cfgData)); err != nil {
 		return "", err
 	}
-	id := digest.FromBytes(data)
-	if _, err := s.content.Ingest(ctx, "config-"+id.String(), id, int64(len(data)), bytes.NewReader(data)); err != nil {
-		return "", err
-	}
+	diffIDs := cfg.RootFS.DiffIDs
 	chains := chainIDs(diffIDs)
 	img := store.Image{
 		ID: id, Layers: chains, DiffIDs: diffIDs, Platform: cfg.Platform,
@@ -121,7 +131,7 @@ func (s *Service) storeImage(ctx context.Context, cfg dockerspec.DockerOCIImage,
 	if cfg.Created != nil {
 		img.Created = *cfg.Created
 	}
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		for i, chain := range chains {
 			var p digest.Digest
 			if i > 0 {
@@ -136,11 +146,16 @@ func (s *Service) storeImage(ctx context.Context, cfg dockerspec.DockerOCIImage,
 			}
 			img.Size += l.Size
 		}
+		if old, err := tx.Image(id); err == nil {
+			img.RepoDigests, img.ManifestDigest, img.ManifestMediaType = old.RepoDigests, old.ManifestDigest, old.ManifestMediaType
+		}
 		if err := tx.PutImage(img); err != nil {
 			return err
 		}
-		if ref.Tag() != "" {
-			return tx.SetName(ref.String(), id)
+		for _, ref := range names {
+			if err := tx.SetName(ref.String(), id); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

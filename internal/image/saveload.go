@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -319,45 +318,17 @@ func (s *Service) loadOne(ctx context.Context, dir string, e archiveManifest) (L
 			}
 		}
 	}
-	id := digest.FromBytes(cfgData)
-	if _, err := s.content.Ingest(ctx, "config-"+id.String(), id, int64(len(cfgData)), bytes.NewReader(cfgData)); err != nil {
-		return Loaded{}, err
+	var names []registry.Reference
+	loaded := Loaded{}
+	for _, tag := range e.RepoTags {
+		ref, err := registry.ParseReference(tag)
+		if err != nil {
+			return Loaded{}, err
+		}
+		names = append(names, ref)
+		loaded.Tags = append(loaded.Tags, ref.Familiar())
 	}
-	img := store.Image{ID: id, Layers: chains, DiffIDs: cfg.RootFS.DiffIDs, Platform: cfg.Platform, Labels: cfg.Config.Labels, LastUsed: time.Now()}
-	if cfg.Created != nil {
-		img.Created = *cfg.Created
-	}
-	loaded := Loaded{ID: id}
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		for i, chain := range chains {
-			var p digest.Digest
-			if i > 0 {
-				p = chains[i-1]
-			}
-			if _, err := tx.Layer(chain); err != nil {
-				if err := tx.PutLayer(store.Layer{ChainID: chain, DiffID: cfg.RootFS.DiffIDs[i], Parent: p, Size: sizes[i]}); err != nil {
-					return err
-				}
-			}
-			img.Size += sizes[i]
-		}
-		if old, err := tx.Image(id); err == nil {
-			img.RepoDigests, img.ManifestDigest, img.ManifestMediaType = old.RepoDigests, old.ManifestDigest, old.ManifestMediaType
-		}
-		if err := tx.PutImage(img); err != nil {
-			return err
-		}
-		for _, tag := range e.RepoTags {
-			ref, err := registry.ParseReference(tag)
-			if err != nil {
-				return err
-			}
-			if err := tx.SetName(ref.String(), id); err != nil {
-				return err
-			}
-			loaded.Tags = append(loaded.Tags, ref.Familiar())
-		}
-		return nil
-	})
+	id, err := s.storeImage(ctx, cfgData, sizes, names, "")
+	loaded.ID = id
 	return loaded, err
 }
