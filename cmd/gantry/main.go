@@ -13,12 +13,18 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/gantry-dev/gantry/internal/cli"
+	"github.com/gantry-dev/gantry/internal/shim"
 )
 
 func main() {
 	// The container's init: nothing else may run before it, and it never returns.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
+	}
+	// A container's supervisor: small and started often, so it skips the
+	// command line's set-up.
+	if len(os.Args) == 3 && os.Args[1] == "shim" {
+		os.Exit(shim.Main(os.Args[2]))
 	}
 	os.Exit(cli.Main(os.Args))
 }

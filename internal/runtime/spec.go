@@ -93,6 +93,18 @@ func Validate(spec *specs.Spec) error {
 	return nil
 }
 
+// ValidateSettings checks what Validate does except the root filesystem and
+// the process, for an engine that checks a container's settings before its
+// root filesystem exists.
+func ValidateSettings(spec *specs.Spec) error {
+	for _, check := range []func(*specs.Spec) error{checkVersion, checkNamespaces, checkResources, checkCgroupsPath, checkSeccomp} {
+		if err := check(spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkVersion(spec *specs.Spec) error {
 	v := spec.Version
 	if v == "" {

@@ -1,0 +1,59 @@
+package container
+
+import (
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+)
+
+// checkHostConfig refuses, before anything is made, what gantry does not
+// do (yet) or what makes no sense.
+func (s *Service) checkHostConfig(hc *container.HostConfig) error {
+	switch p := hc.RestartPolicy.Name; p {
+	case "", "no", "always", "unless-stopped", "on-failure":
+	default:
+		return errdefs.Invalid("invalid restart policy '%s'", p)
+	}
+	if hc.RestartPolicy.MaximumRetryCount < 0 {
+		return errdefs.Invalid("invalid restart policy: maximum retry count cannot be negative")
+	}
+	if hc.RestartPolicy.MaximumRetryCount > 0 && hc.RestartPolicy.Name != "on-failure" {
+		return errdefs.Invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+	}
+	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no" {
+		return errdefs.Invalid("can't create 'AutoRemove' container with restart policy")
+	}
+	switch mode := string(hc.NetworkMode); {
+	case mode == "", mode == "default", mode == "bridge", mode == "host", mode == "none":
+	default:
+		return errdefs.Invalid("network mode %q is not supported yet: gantry runs containers with --network bridge (a network namespace of its own), host or none", mode)
+	}
+	if len(hc.PortBindings) > 0 {
+		return errdefs.Invalid("publishing ports (-p) is not supported yet: gantry's networking is not built; use --network host to reach a container's ports")
+	}
+	for _, m := range hc.Mounts {
+		if m.Type != "bind" && m.Type != "tmpfs" {
+			return errdefs.Invalid("mount type %q is not supported yet: use a bind mount or tmpfs", m.Type)
+		}
+	}
+	if len(hc.Mounts) > 0 {
+		return errdefs.Invalid("--mount is not supported yet: use -v /host/path:/path or --tmpfs")
+	}
+	if len(hc.VolumesFrom) > 0 {
+		return errdefs.Invalid("--volumes-from is not supported yet")
+	}
+	if len(hc.Links) > 0 {
+		return errdefs.Invalid("--link is not supported: links are a legacy Docker feature")
+	}
+	if hc.Runtime != "" && hc.Runtime != "runc" && hc.Runtime != "gantry" {
+		return errdefs.Invalid("unknown or invalid runtime name: %s", hc.Runtime)
+	}
+	for _, m := range []string{string(hc.PidMode), string(hc.IpcMode), string(hc.UTSMode), string(hc.UsernsMode)} {
+		if m != "" && m != "private" && !(m == "shareable" || strings.HasPrefix(m, "shareable")) {
+			return errdefs.Invalid("namespace mode %q is not supported yet", m)
+		}
+	}
+	return nil
+}

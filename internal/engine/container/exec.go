@@ -1,0 +1,231 @@
+package container
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/shim"
+)
+
+// execRecord is an exec instance: created, then started once.
+type execRecord struct {
+	id          string
+	containerID string
+	cfg         container.ExecCreateRequest
+
+	mu       sync.Mutex
+	started  bool
+	running  bool
+	exitCode *int
+	pid      int
+	done     chan struct{}
+}
+
+// ExecCreate registers a process to run in a running container.
+func (s *Service) ExecCreate(ctx context.Context, ref string, cfg container.ExecCreateRequest) (string, error) {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	if len(cfg.Cmd) == 0 {
+		return "", errdefs.Invalid("No exec command specified")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.rec.State.Status {
+	case container.StateRunning:
+	case container.StatePaused:
+		return "", errdefs.Conflict("container %s is paused, unpause the container before exec", e.rec.ID)
+	default:
+		return "", errdefs.Conflict("container %s is not running", e.rec.ID)
+	}
+	x := &execRecord{id: newID(), containerID: e.rec.ID, cfg: cfg, done: make(chan struct{})}
+	e.execs[x.id] = x
+	s.mu.Lock()
+	s.execs[x.id] = x
+	s.mu.Unlock()
+	s.publish(eventAction("exec_create: "+strings.Join(cfg.Cmd, " ")), &e.rec, map[string]string{"execID": x.id})
+	return x.id, nil
+}
+
+func (s *Service) execByID(id string) (*execRecord, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	x, ok := s.execs[id]
+	if !ok {
+		return nil, errdefs.NotFound("No such exec instance: %s", id)
+	}
+	return x, nil
+}
+
+// ExecStart starts an exec. Attached, it returns its stdio stream (frames
+// unless it has a terminal) and a function that waits for its exit; the
+// caller copies the stream and then calls it. Detached, both are nil and
+// the exit is recorded in the background.
+func (s *Service) ExecStart(ctx context.Context, id string, detach bool) (stream io.ReadWriteCloser, tty bool, wait func(), err error) {
+	x, err := s.execByID(id)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	x.mu.Lock()
+	if x.started {
+		x.mu.Unlock()
+		return nil, false, nil, errdefs.Conflict("Error: Exec command %s is already running", id)
+	}
+	x.started = true
+	x.mu.Unlock()
+	e, err := s.lookup(x.containerID)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	e.mu.Lock()
+	if e.rec.State.Status != container.StateRunning {
+		e.mu.Unlock()
+		return nil, false, nil, errdefs.Conflict("container %s is not running", e.rec.ID)
+	}
+	proc, perr := s.execProcess(&e.rec, &x.cfg)
+	rec := e.rec
+	e.mu.Unlock()
+	if perr != nil {
+		return nil, false, nil, perr
+	}
+	client := shim.NewClient(s.socketPath(rec.ID))
+	st, pid, err := client.Exec(ctx, shim.Request{
+		ExecID: id, Process: proc, Terminal: x.cfg.Tty, Stdin: x.cfg.AttachStdin && !detach,
+	})
+	if err != nil {
+		// Docker reports a program that cannot run in the exec's output
+		// and exit code (126/127), not as a failed request.
+		err = dockerStartError(err)
+		code := exitCodeOf(err)
+		x.mu.Lock()
+		x.exitCode = &code
+		x.mu.Unlock()
+		close(x.done)
+		if detach {
+			return nil, x.cfg.Tty, nil, err
+		}
+		return errorStream(err, x.cfg.Tty), x.cfg.Tty, func() {}, nil
+	}
+	x.mu.Lock()
+	x.running, x.pid = true, pid
+	x.mu.Unlock()
+	s.publish(eventAction("exec_start: "+strings.Join(x.cfg.Cmd, " ")), &rec, map[string]string{"execID": id})
+	finish := func() {
+		exit, err := client.ExecWait(context.Background(), id)
+		code := exit.ExitCode
+		if err != nil {
+			code = 255
+		}
+		x.mu.Lock()
+		x.running = false
+		x.exitCode = &code
+		x.mu.Unlock()
+		close(x.done)
+		s.publish("exec_die", &rec, map[string]string{"execID": id, "exitCode": fmt.Sprint(code)})
+	}
+	if detach {
+		go func() {
+			_, _ = io.Copy(io.Discard, st)
+			st.Close()
+			finish()
+		}()
+		return nil, x.cfg.Tty, nil, nil
+	}
+	return st, x.cfg.Tty, finish, nil
+}
+
+// execProcess builds the exec's process from the container's: its
+// environment plus the exec's, its user unless overridden.
+func (s *Service) execProcess(rec *Record, cfg *container.ExecCreateRequest) (*specProcess, error) {
+	rootfs := filepath.Join(s.bundleDir(rec.ID), "rootfs")
+	spec, err := s.buildSpec(rec, rootfs)
+	if err != nil {
+		return nil, err
+	}
+	p := spec.Process
+	p.Args = slices.Clone(cfg.Cmd)
+	p.Env = mergeEnv(p.Env, cfg.Env)
+	p.Terminal = cfg.Tty
+	if cfg.WorkingDir != "" {
+		p.Cwd = cfg.WorkingDir
+	}
+	if cfg.User != "" {
+		u, err := resolveUser(rootfs, cfg.User, nil)
+		if err != nil {
+			return nil, err
+		}
+		p.User = u
+	}
+	if cfg.Privileged {
+		hc := *rec.HostConfig
+		hc.Privileged = true
+		caps, _ := capabilities(&hc)
+		p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted = caps, caps, caps
+	}
+	if p.User.UID != 0 {
+		p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
+	} else if len(p.Capabilities.Effective) == 0 {
+		p.Capabilities.Effective, p.Capabilities.Permitted = p.Capabilities.Bounding, p.Capabilities.Bounding
+	}
+	return p, nil
+}
+
+// errorStream is an exec's output that is only the error that kept it
+// from running, on stderr.
+func errorStream(err error, tty bool) io.ReadWriteCloser {
+	msg := []byte(err.Error() + "\n")
+	if !tty {
+		hdr := make([]byte, 8)
+		hdr[0] = 2
+		binary.BigEndian.PutUint32(hdr[4:], uint32(len(msg)))
+		msg = append(hdr, msg...)
+	}
+	return &readOnly{r: strings.NewReader(string(msg))}
+}
+
+type readOnly struct{ r io.Reader }
+
+func (r *readOnly) Read(p []byte) (int, error)  { return r.r.Read(p) }
+func (r *readOnly) Write(p []byte) (int, error) { return len(p), nil }
+func (r *readOnly) Close() error                { return nil }
+
+// ExecInspect describes an exec.
+func (s *Service) ExecInspect(ctx context.Context, id string) (*container.ExecInspectResponse, error) {
+	x, err := s.execByID(id)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	privileged := x.cfg.Privileged
+	return &container.ExecInspectResponse{
+		ID:        x.id,
+		Running:   x.running,
+		ExitCode:  x.exitCode,
+		OpenStdin: x.cfg.AttachStdin, OpenStdout: x.cfg.AttachStdout, OpenStderr: x.cfg.AttachStderr,
+		ContainerID: x.containerID,
+		Pid:         x.pid,
+		ProcessConfig: &container.ExecProcessConfig{
+			Tty: x.cfg.Tty, Entrypoint: x.cfg.Cmd[0], Arguments: x.cfg.Cmd[1:], Privileged: &privileged, User: x.cfg.User,
+		},
+	}, nil
+}
+
+// ExecResize resizes an exec's terminal.
+func (s *Service) ExecResize(ctx context.Context, id string, height, width uint16) error {
+	x, err := s.execByID(id)
+	if err != nil {
+		return err
+	}
+	return shim.NewClient(s.socketPath(x.containerID)).Resize(ctx, id, width, height)
+}

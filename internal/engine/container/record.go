@@ -1,0 +1,111 @@
+// Package container is the container service: the records of containers,
+// their state machine, and the work of creating, starting, stopping and
+// removing them through per-container shims.
+package container
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/opencontainers/go-digest"
+)
+
+// Record is what gantry keeps about a container, in
+// containers/<id>/container.json under the data root.
+type Record struct {
+	ID           string                `json:"id"`
+	Name         string                `json:"name"` // without Docker's leading '/'
+	Created      time.Time             `json:"created"`
+	Image        string                `json:"image"` // as the user named it
+	ImageID      digest.Digest         `json:"imageID"`
+	Layer        digest.Digest         `json:"layer,omitempty"` // the image's top chain ID, "" for an empty image
+	Path         string                `json:"path"`
+	Args         []string              `json:"args"`
+	Config       *container.Config     `json:"config"`
+	HostConfig   *container.HostConfig `json:"hostConfig"`
+	State        State                 `json:"state"`
+	RestartCount int                   `json:"restartCount,omitempty"`
+	// ManualStop is set by stop and kill so a restart policy leaves the
+	// container down, as Docker does.
+	ManualStop bool `json:"manualStop,omitempty"`
+}
+
+// State is a container's place in Docker's state machine.
+type State struct {
+	Status     container.ContainerState `json:"status"`
+	Pid        int                      `json:"pid,omitempty"`
+	ExitCode   int                      `json:"exitCode"`
+	Error      string                   `json:"error,omitempty"`
+	OOMKilled  bool                     `json:"oomKilled,omitempty"`
+	StartedAt  time.Time                `json:"startedAt,omitzero"`
+	FinishedAt time.Time                `json:"finishedAt,omitzero"`
+}
+
+// Running tells whether the container's process is alive (running or
+// paused).
+func (s State) Running() bool {
+	return s.Status == container.StateRunning || s.Status == container.StatePaused
+}
+
+// entry is a container in memory: its record and what serialises changes
+// to it.
+type entry struct {
+	mu  sync.Mutex // held across a state change
+	rec Record
+
+	// exited is closed and replaced each time the process exits; waiters
+	// for "next-exit" take the current one.
+	exited chan struct{}
+	// removed is closed when the container is gone.
+	removed chan struct{}
+	execs   map[string]*execRecord
+	// pending are attaches waiting for the next start.
+	pending []*attachWait
+}
+
+const recordFile = "container.json"
+
+// save writes the record atomically: temp file, fsync, rename.
+func save(dir string, rec *Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, recordFile), data, 0o600)
+}
+
+func load(dir string) (Record, error) {
+	var rec Record
+	data, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		return rec, err
+	}
+	err = json.Unmarshal(data, &rec)
+	return rec, err
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

@@ -1,0 +1,81 @@
+package container
+
+import (
+	"context"
+	"os"
+
+	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+)
+
+// RemoveOptions are DELETE /containers/{id}'s flags.
+type RemoveOptions struct {
+	Force   bool
+	Volumes bool
+}
+
+// Remove deletes a container: its writable layer, files and record. A
+// running one needs Force, and is killed first.
+func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.rec.State.Running() {
+		if !opts.Force {
+			e.mu.Unlock()
+			return errdefs.Conflict("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", e.rec.Name)
+		}
+		exited := e.exited
+		id := e.rec.ID
+		e.rec.ManualStop = true
+		e.mu.Unlock()
+		if e.rec.State.Status == container.StatePaused {
+			_ = s.rt.Resume(ctx, id)
+		}
+		if err := s.rt.Kill(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
+			return err
+		}
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		e.mu.Lock()
+	}
+	defer e.mu.Unlock()
+	select {
+	case <-e.removed:
+		return errdefs.NotFound("No such container: %s", ref)
+	default:
+	}
+	if e.rec.State.Running() {
+		return errdefs.Conflict("container %s started again while being removed", e.rec.ID)
+	}
+	e.rec.State.Status = container.StateRemoving
+	_ = s.persist(e)
+	if err := s.snaps.Remove(ctx, e.rec.ID); err != nil && !errdefsIs(err, errdefs.ErrNotFound) {
+		e.rec.State.Status = container.StateDead
+		_ = s.persist(e)
+		return err
+	}
+	_ = os.RemoveAll(s.bundleDir(e.rec.ID))
+	if err := os.RemoveAll(s.containerDir(e.rec.ID)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.byID, e.rec.ID)
+	if s.byName[e.rec.Name] == e.rec.ID {
+		delete(s.byName, e.rec.Name)
+	}
+	for id := range e.execs {
+		delete(s.execs, id)
+	}
+	s.mu.Unlock()
+	close(e.removed)
+	s.publish("destroy", &e.rec, nil)
+	return nil
+}

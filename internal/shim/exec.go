@@ -1,0 +1,132 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/runtime"
+)
+
+type execProcess struct {
+	proc *runtime.Supervised
+	done chan struct{}
+	exit Exit
+}
+
+// startExec starts a process in the container and carries its stdio on c
+// until its output ends.
+func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
+	if req.ExecID == "" || req.Process == nil {
+		reply(c, errorResponse(errdefs.Invalid("shim: exec needs an ID and a process")))
+		c.Close()
+		return
+	}
+	s.execMu.Lock()
+	if _, dup := s.execs[req.ExecID]; dup {
+		s.execMu.Unlock()
+		reply(c, errorResponse(errdefs.Conflict("exec %s already started", req.ExecID)))
+		c.Close()
+		return
+	}
+	e := &execProcess{done: make(chan struct{})}
+	s.execs[req.ExecID] = e
+	s.execMu.Unlock()
+
+	pio := runtime.ProcessIO{Terminal: req.Terminal}
+	var theirs []*os.File
+	var outR, errR, stdinW *os.File
+	var err error
+	if !req.Terminal {
+		outR, pio.Stdout, err = os.Pipe()
+		if err == nil {
+			errR, pio.Stderr, err = os.Pipe()
+		}
+		if err == nil && req.Stdin {
+			pio.Stdin, stdinW, err = os.Pipe()
+		}
+		theirs = append(theirs, pio.Stdout, pio.Stderr, pio.Stdin)
+	}
+	if err == nil {
+		e.proc, err = s.rt.ExecSupervised(context.Background(), s.o.ID, req.Process, pio)
+	}
+	for _, f := range theirs {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		for _, f := range []*os.File{outR, errR, stdinW} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		s.execMu.Lock()
+		delete(s.execs, req.ExecID)
+		s.execMu.Unlock()
+		reply(c, errorResponse(err))
+		c.Close()
+		return
+	}
+	reply(c, Response{Pid: e.proc.Pid()})
+
+	out := newFanout(nil, !req.Terminal)
+	out.add(c, true, true)
+	if req.Terminal {
+		master := e.proc.Console()
+		// The master is shared by both directions: dup it for the pump,
+		// which closes what it reads from.
+		readEnd, derr := dupFile(master)
+		if derr == nil {
+			out.pump(streamStdout, readEnd)
+		}
+		if req.Stdin {
+			go func() { _, _ = io.Copy(master, br) }()
+		}
+	} else {
+		out.pump(streamStdout, outR)
+		out.pump(streamStderr, errR)
+		if stdinW != nil {
+			go func() {
+				_, _ = io.Copy(stdinW, br)
+				stdinW.Close()
+			}()
+		}
+	}
+	go func() {
+		code := e.proc.Wait()
+		out.drain(req.Terminal)
+		out.closeAll()
+		if m := e.proc.Console(); m != nil {
+			m.Close()
+		}
+		e.exit = Exit{ExitCode: code}
+		close(e.done)
+	}()
+}
+
+func (s *shim) waitExec(c net.Conn, id string) {
+	defer c.Close()
+	s.execMu.Lock()
+	e := s.execs[id]
+	s.execMu.Unlock()
+	if e == nil {
+		reply(c, errorResponse(errdefs.NotFound("no such exec instance: %s", id)))
+		return
+	}
+	s.responses.Add(1)
+	defer s.responses.Done()
+	<-e.done
+	reply(c, Response{Exit: e.exit})
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := dupCloexec(int(f.Fd()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}

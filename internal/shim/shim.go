@@ -1,0 +1,352 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/logger"
+	"github.com/gantry-dev/gantry/internal/runtime"
+)
+
+// Options is what the daemon hands a new shim, as Config.json in its
+// directory (the only argument of `gantry shim`).
+type Options struct {
+	ID          string        `json:"id"`
+	Bundle      string        `json:"bundle"`
+	RuntimeRoot string        `json:"runtimeRoot"`
+	Socket      string        `json:"socket"`
+	ExitFile    string        `json:"exitFile"`
+	LogPath     string        `json:"logPath"`
+	Log         logger.Config `json:"log"`
+	Terminal    bool          `json:"terminal,omitempty"`
+	OpenStdin   bool          `json:"openStdin,omitempty"`
+	StdinOnce   bool          `json:"stdinOnce,omitempty"`
+}
+
+// ConfigName is the file in the shim's directory holding its Options.
+const ConfigName = "shim.json"
+
+type shim struct {
+	o     Options
+	rt    *runtime.Runtime
+	proc  *runtime.Supervised
+	log   logger.Writer
+	out   *fanout
+	stdin *os.File // our end of the container's stdin, nil without -i
+
+	stdinMu   sync.Mutex
+	exited    chan struct{}
+	exit      Exit
+	responses sync.WaitGroup // answers in flight when the container exits
+
+	execMu sync.Mutex
+	execs  map[string]*execProcess
+}
+
+// Main runs a shim from the Options in dir and returns its exit status.
+// The readiness report goes to fd 3.
+func Main(dir string) int {
+	ready := os.NewFile(3, "ready")
+	report := func(r Response) {
+		if ready != nil {
+			_ = json.NewEncoder(ready).Encode(r)
+			ready.Close()
+			ready = nil
+		}
+	}
+	var o Options
+	data, err := os.ReadFile(filepath.Join(dir, ConfigName))
+	if err == nil {
+		err = json.Unmarshal(data, &o)
+	}
+	if err != nil {
+		report(errorResponse(fmt.Errorf("shim: reading its options: %w", err)))
+		return 1
+	}
+	s := &shim{o: o, exited: make(chan struct{}), execs: map[string]*execProcess{}}
+	l, err := s.setup()
+	if err != nil {
+		report(errorResponse(err))
+		return 1
+	}
+	report(Response{Pid: s.proc.Pid()})
+	go s.serve(l)
+	s.waitExit()
+	l.Close()
+	os.Remove(o.Socket)
+	return 0
+}
+
+// setup listens, opens the log and creates the container, whose init then
+// waits for "start".
+func (s *shim) setup() (net.Listener, error) {
+	// Orphans in the container are ours to reap, not the host's init's.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	rt, err := runtime.New(s.o.RuntimeRoot)
+	if err != nil {
+		return nil, err
+	}
+	s.rt = rt
+	os.Remove(s.o.Socket)
+	l, err := listen(s.o.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	fail := func(err error) (net.Listener, error) {
+		l.Close()
+		os.Remove(s.o.Socket)
+		if s.log != nil {
+			s.log.Close()
+		}
+		return nil, err
+	}
+	if s.log, err = logger.New(s.o.LogPath, s.o.Log); err != nil {
+		return fail(err)
+	}
+	s.out = newFanout(s.log, !s.o.Terminal)
+
+	pio := runtime.ProcessIO{Terminal: s.o.Terminal}
+	var theirs []*os.File
+	var outR, errR *os.File
+	if !s.o.Terminal {
+		if outR, pio.Stdout, err = os.Pipe(); err != nil {
+			return fail(err)
+		}
+		if errR, pio.Stderr, err = os.Pipe(); err != nil {
+			return fail(err)
+		}
+		theirs = append(theirs, pio.Stdout, pio.Stderr)
+		if s.o.OpenStdin {
+			if pio.Stdin, s.stdin, err = os.Pipe(); err != nil {
+				return fail(err)
+			}
+			theirs = append(theirs, pio.Stdin)
+		}
+	}
+	proc, err := rt.CreateSupervised(context.Background(), s.o.ID, s.o.Bundle, pio)
+	for _, f := range theirs {
+		f.Close()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	s.proc = proc
+	if s.o.Terminal {
+		master := proc.Console()
+		if s.o.OpenStdin {
+			s.stdin = master
+		}
+		s.out.pump(streamStdout, master)
+	} else {
+		s.out.pump(streamStdout, outR)
+		s.out.pump(streamStderr, errR)
+	}
+	return l, nil
+}
+
+// waitExit reaps the container, records how it ended and answers the
+// waiters.
+func (s *shim) waitExit() {
+	code := s.proc.Wait()
+	exitedAt := time.Now().UTC()
+	s.out.drain(s.o.Terminal)
+	s.log.Close()
+	oom := false
+	if m, err := s.rt.CgroupManager(s.o.ID); err == nil {
+		if u, err := runtime.ReadUsage(m); err == nil && u.OOMKills > 0 {
+			oom = true
+		}
+	}
+	if err := s.rt.Delete(context.Background(), s.o.ID, true); err != nil {
+		fmt.Fprintf(os.Stderr, "shim %s: deleting the container: %v\n", s.o.ID, err)
+	}
+	s.exit = Exit{ExitCode: code, ExitedAt: exitedAt, OOMKilled: oom}
+	if err := writeExitFile(s.o.ExitFile, s.exit); err != nil {
+		fmt.Fprintf(os.Stderr, "shim %s: %v\n", s.o.ID, err)
+	}
+	close(s.exited)
+	s.out.closeAll()
+	s.responses.Wait()
+}
+
+func (s *shim) serve(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go s.handle(c)
+	}
+}
+
+func (s *shim) handle(c net.Conn) {
+	br := bufio.NewReader(c)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		c.Close()
+		return
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		reply(c, errorResponse(errdefs.Invalid("shim: bad request: %v", err)))
+		c.Close()
+		return
+	}
+	switch req.Op {
+	case "start":
+		if err := s.proc.Start(); err != nil {
+			reply(c, errorResponse(err))
+		} else {
+			reply(c, Response{Pid: s.proc.Pid()})
+		}
+		c.Close()
+	case "wait":
+		s.responses.Add(1)
+		<-s.exited
+		reply(c, Response{Exit: s.exit})
+		c.Close()
+		s.responses.Done()
+	case "attach":
+		s.attach(c, br, req)
+	case "exec":
+		s.startExec(c, br, req)
+	case "execWait":
+		s.waitExec(c, req.ExecID)
+	case "resize":
+		err := s.resize(req)
+		if err != nil {
+			reply(c, errorResponse(err))
+		} else {
+			reply(c, Response{})
+		}
+		c.Close()
+	default:
+		reply(c, errorResponse(errdefs.Invalid("shim: unknown op %q", req.Op)))
+		c.Close()
+	}
+}
+
+func (s *shim) attach(c net.Conn, br *bufio.Reader, req Request) {
+	select {
+	case <-s.exited:
+		reply(c, errorResponse(errdefs.Conflict("container %s is not running", s.o.ID)))
+		c.Close()
+		return
+	default:
+	}
+	if err := reply(c, Response{Pid: s.proc.Pid()}); err != nil {
+		c.Close()
+		return
+	}
+	if req.Stdout || req.Stderr {
+		s.out.add(c, req.Stdout, req.Stderr)
+	}
+	if req.Stdin && s.stdin != nil {
+		go func() {
+			_, _ = io.Copy(s.stdin, br)
+			// Docker's StdinOnce: the first attached client to end its
+			// input closes the container's.
+			if s.o.StdinOnce && !s.o.Terminal {
+				s.stdinMu.Lock()
+				s.stdin.Close()
+				s.stdinMu.Unlock()
+			}
+		}()
+	}
+	if !req.Stdout && !req.Stderr {
+		// Only stdin: the connection lives until the container exits.
+		go func() {
+			<-s.exited
+			c.Close()
+		}()
+	}
+}
+
+func (s *shim) resize(req Request) error {
+	var master *os.File
+	if req.ExecID == "" {
+		master = s.proc.Console()
+	} else {
+		s.execMu.Lock()
+		e := s.execs[req.ExecID]
+		s.execMu.Unlock()
+		if e == nil {
+			return errdefs.NotFound("no such exec instance: %s", req.ExecID)
+		}
+		master = e.proc.Console()
+	}
+	if master == nil {
+		return errdefs.Conflict("the process has no terminal to resize")
+	}
+	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: req.Height, Col: req.Width})
+}
+
+func reply(c net.Conn, r Response) error {
+	data, _ := json.Marshal(r)
+	_, err := c.Write(append(data, '\n'))
+	return err
+}
+
+func errorResponse(err error) Response {
+	class := ""
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		class = "notfound"
+	case errors.Is(err, errdefs.ErrConflict):
+		class = "conflict"
+	case errors.Is(err, errdefs.ErrInvalid):
+		class = "invalid"
+	case errors.Is(err, errdefs.ErrUnavailable):
+		class = "unavailable"
+	case errors.Is(err, errdefs.ErrForbidden):
+		class = "forbidden"
+	}
+	return Response{Error: err.Error(), Class: class}
+}
+
+// writeExitFile records the exit atomically: a reader sees all of it or
+// nothing.
+func writeExitFile(path string, e Exit) error {
+	data, _ := json.Marshal(e)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// ReadExitFile reads an exit the shim recorded.
+func ReadExitFile(path string) (Exit, error) {
+	var e Exit
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return e, err
+	}
+	return e, json.Unmarshal(data, &e)
+}
