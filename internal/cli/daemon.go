@@ -15,10 +15,6 @@ func newDaemonCommand() *cobra.Command {
 		Short: "Run the engine: serve the Docker Engine API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// -H is the root command's flag, shared with the client side.
-			if h := cmd.Flag("host"); h != nil && h.Value.String() != "" {
-				cfg.Hosts = []string{h.Value.String()}
-			}
 			if cmd.Flags().Changed("live-restore") {
 				cfg.LiveRestore = &liveRestore
 			}
@@ -33,12 +29,14 @@ func newDaemonCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataRoot, "data-root", "", "root directory of persistent state (default /var/lib/gantry)")
 	f.StringVar(&cfg.ExecRoot, "exec-root", "", "root directory of runtime state: sockets, bundles (default /run/gantry)")
+	f.StringArrayVarP(&cfg.Hosts, "host", "H", nil, "address to serve: unix:///path or tcp://127.0.0.1:PORT (default unix:///run/gantry/gantry.sock)")
 	f.StringVar(&configFile, "config-file", "", "daemon configuration file, JSON like /etc/docker/daemon.json")
 	f.StringVar(&cfg.LogFile, "log-file", "", "write the daemon's log here instead of stderr")
 	f.BoolVarP(&cfg.Debug, "debug", "D", false, "enable debug logging")
 	f.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry reached over plain HTTP")
 	f.StringVar(&cfg.LogDriver, "log-driver", "", "default log driver for containers (json-file, local, none)")
 	f.StringToStringVar(&cfg.LogOpts, "log-opt", nil, "default log driver options")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "", "parent cgroup of all containers (default /gantry)")
 	f.BoolVar(&liveRestore, "live-restore", true, "keep containers running while the daemon is down")
 	f.BoolVar(&cfg.TLS.Verify, "tlsverify", false, "require and verify client certificates")
 	f.StringVar(&cfg.TLS.CACert, "tlscacert", "", "trust certs signed only by this CA")

@@ -27,6 +27,7 @@ type Config struct {
 	DefaultUlimits     map[string]*container.Ulimit `json:"default-ulimits"`
 	LiveRestore        *bool                        `json:"live-restore"`
 	Debug              bool                         `json:"debug"`
+	CgroupParent       string                       `json:"cgroup-parent"`
 	LogFile            string                       `json:"-"`
 	TLS                TLSConfig                    `json:"-"`
 }
@@ -46,7 +47,7 @@ const (
 
 var knownKeys = map[string]bool{
 	"data-root": true, "exec-root": true, "hosts": true, "insecure-registries": true,
-	"log-driver": true, "log-opts": true, "default-ulimits": true, "live-restore": true, "debug": true,
+	"log-driver": true, "log-opts": true, "default-ulimits": true, "live-restore": true, "debug": true, "cgroup-parent": true,
 }
 
 // LoadFile fills what the flags left empty from a daemon.json; unknown keys
@@ -98,6 +99,9 @@ func LoadFile(path string, cfg *Config) error {
 		cfg.LiveRestore = file.LiveRestore
 	}
 	cfg.Debug = cfg.Debug || file.Debug
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = file.CgroupParent
+	}
 	return nil
 }
 

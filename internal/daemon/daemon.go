@@ -72,6 +72,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		Images: images, Events: bus, Log: log,
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
+		CgroupParent:   cfg.CgroupParent,
 	})
 	if err != nil {
 		return err

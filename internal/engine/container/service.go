@@ -35,6 +35,9 @@ type Config struct {
 	LogConfig logger.Config
 	// DefaultUlimits apply when a container sets none of that name.
 	DefaultUlimits []*container.Ulimit
+	// CgroupParent is the cgroup under which containers' cgroups are made
+	// ("/gantry" unless set).
+	CgroupParent string
 }
 
 // Service manages the containers of one data root.
@@ -74,6 +77,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.cfg.CgroupParent == "" {
+		s.cfg.CgroupParent = "/gantry"
 	}
 	if s.cfg.LogConfig.Driver == "" {
 		s.cfg.LogConfig.Driver = "json-file"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -109,7 +110,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		Hostname: cfg.Hostname,
 		Mounts:   defaultMounts(hc),
 		Linux: &specs.Linux{
-			CgroupsPath: "/gantry/" + rec.ID,
+			CgroupsPath: path.Join(s.cfg.CgroupParent, rec.ID),
 			Resources:   &specs.LinuxResources{},
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},

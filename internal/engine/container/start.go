@@ -66,7 +66,10 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	}
 	client := shim.NewClient(s.socketPath(rec.ID))
 	s.connectAttachers(e, client)
-	if err := client.Start(ctx); err != nil {
+	t1 := time.Now()
+	err = client.Start(ctx)
+	s.log.Debug("shim start", "t", time.Since(t1))
+	if err != nil {
 		_ = s.rt.Kill(context.Background(), rec.ID, 9, true)
 		_, _ = client.Wait(context.Background())
 		cleanup()
@@ -90,6 +93,8 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 // launch mounts the root filesystem, writes the bundle and starts the
 // shim, which creates the container.
 func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string) (int, error) {
+	t0 := time.Now()
+	defer func() { s.log.Debug("launch", "total", time.Since(t0)) }()
 	_ = os.RemoveAll(bundle) // a start that crashed half-way
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
@@ -101,10 +106,12 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 	if err := mount.All(ctx, ms, rootfs); err != nil {
 		return 0, err
 	}
+	s.log.Debug("mounted", "t", time.Since(t0))
 	spec, err := s.buildSpec(rec, rootfs)
 	if err != nil {
 		return 0, err
 	}
+	s.log.Debug("spec built", "t", time.Since(t0))
 	if err := ensureWorkdir(rootfs, spec.Process.Cwd, spec.Process.User.UID, spec.Process.User.GID); err != nil {
 		return 0, err
 	}
@@ -128,6 +135,7 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 		OpenStdin:   rec.Config.OpenStdin,
 		StdinOnce:   rec.Config.StdinOnce,
 	})
+	s.log.Debug("shim launched", "t", time.Since(t0))
 	if err != nil {
 		return 0, dockerStartError(err)
 	}
