@@ -24,6 +24,9 @@ func main() {
 	// A container's supervisor: small and started often, so it skips the
 	// command line's set-up.
 	if len(os.Args) == 3 && os.Args[1] == "shim" {
+		if os.Args[2] == "--standby" {
+			os.Exit(shim.Standby())
+		}
 		os.Exit(shim.Main(os.Args[2]))
 	}
 	os.Exit(cli.Main(os.Args))

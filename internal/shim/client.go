@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
@@ -27,10 +30,70 @@ func NewClient(socket string) *Client { return &Client{socket: socket} }
 // (see the exit file) or it never ran.
 var ErrGone = errors.New("shim is gone")
 
-// Launch starts `exe shim dir` with o written to dir, detached in a session
-// of its own so it outlives the daemon, and waits until the container is
-// created. The shim's stderr goes to errLog.
-func Launch(ctx context.Context, exe, dir, errLog string, o Options) (pid int, err error) {
+// Launcher starts shims. It keeps one standby shim ready, started ahead
+// of need, so that a container start does not wait for a process and its
+// runtime to come up.
+type Launcher struct {
+	exe string
+
+	mu      sync.Mutex
+	standby *standbyShim
+}
+
+type standbyShim struct {
+	cmd *exec.Cmd
+	ctl *os.File // our end of the socket pair
+}
+
+// NewLauncher launches shims from the gantry binary exe.
+func NewLauncher(exe string) *Launcher { return &Launcher{exe: exe} }
+
+// Close ends the standby shim.
+func (l *Launcher) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.standby != nil {
+		l.standby.ctl.Close() // it reads end of file and exits
+		l.standby = nil
+	}
+}
+
+// Prepare starts a standby shim if there is none.
+func (l *Launcher) Prepare() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.standby != nil {
+		return
+	}
+	sb, err := l.startStandby()
+	if err == nil {
+		l.standby = sb
+	}
+}
+
+func (l *Launcher) startStandby() (*standbyShim, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
+	defer theirs.Close()
+	cmd := exec.Command(l.exe, "shim", "--standby")
+	cmd.ExtraFiles = []*os.File{theirs}
+	// Its own session, so it outlives the daemon with its container.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("starting a shim: %w", err)
+	}
+	// Reap it whenever it ends; after a daemon restart init does.
+	go func() { _ = cmd.Wait() }()
+	return &standbyShim{cmd: cmd, ctl: ours}, nil
+}
+
+// Launch hands o (written to dir) to a shim, which creates the container,
+// and waits for its report. The shim's stderr goes to errLog.
+func (l *Launcher) Launch(ctx context.Context, dir, errLog string, o Options) (pid int, err error) {
 	data, err := json.Marshal(o)
 	if err != nil {
 		return 0, err
@@ -38,31 +101,26 @@ func Launch(ctx context.Context, exe, dir, errLog string, o Options) (pid int, e
 	if err := os.WriteFile(filepath.Join(dir, ConfigName), data, 0o600); err != nil {
 		return 0, err
 	}
-	logf, err := os.OpenFile(errLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return 0, err
+	l.mu.Lock()
+	sb := l.standby
+	l.standby = nil
+	l.mu.Unlock()
+	if sb == nil {
+		if sb, err = l.startStandby(); err != nil {
+			return 0, err
+		}
 	}
-	defer logf.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, err
+	// The next start finds one ready.
+	go l.Prepare()
+	defer sb.ctl.Close()
+	job, _ := json.Marshal(standbyJob{Dir: dir, ErrLog: errLog})
+	if _, err := sb.ctl.Write(append(job, '\n')); err != nil {
+		_ = sb.cmd.Process.Kill()
+		return 0, fmt.Errorf("handing the container to its shim: %w", err)
 	}
-	defer r.Close()
-	cmd := exec.Command(exe, "shim", dir)
-	cmd.Stderr = logf
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	// The shim must not die with the daemon's context: no CommandContext.
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		return 0, fmt.Errorf("starting the shim: %w", err)
-	}
-	// Reap it whenever it ends; after a daemon restart init does.
-	go func() { _ = cmd.Wait() }()
 	var resp Response
-	if err := json.NewDecoder(bufio.NewReader(r)).Decode(&resp); err != nil {
-		_ = cmd.Process.Kill()
+	if err := json.NewDecoder(bufio.NewReader(sb.ctl)).Decode(&resp); err != nil {
+		_ = sb.cmd.Process.Kill()
 		log, _ := os.ReadFile(errLog)
 		return 0, fmt.Errorf("the shim ended before reporting: %v %s", err, log)
 	}

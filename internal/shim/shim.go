@@ -58,7 +58,33 @@ type shim struct {
 // Main runs a shim from the Options in dir and returns its exit status.
 // The readiness report goes to fd 3.
 func Main(dir string) int {
-	ready := os.NewFile(3, "ready")
+	return run(dir, os.NewFile(3, "ready"))
+}
+
+// Standby is a shim started ahead of need: it waits on fd 3 (a socket
+// pair with the daemon) for the directory of the container to supervise,
+// then works as Main, reporting on the same descriptor. A container start
+// then does not wait for a process to start and the Go runtime to set up.
+func Standby() int {
+	ctl := os.NewFile(3, "control")
+	var job standbyJob
+	if err := json.NewDecoder(ctl).Decode(&job); err != nil {
+		return 0 // the daemon went away before needing us
+	}
+	if f, err := os.OpenFile(job.ErrLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		_ = unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
+	}
+	return run(job.Dir, ctl)
+}
+
+// standbyJob is what the daemon sends a standby shim.
+type standbyJob struct {
+	Dir    string `json:"dir"`
+	ErrLog string `json:"errLog"`
+}
+
+func run(dir string, ready *os.File) int {
 	report := func(r Response) {
 		if ready != nil {
 			_ = json.NewEncoder(ready).Encode(r)

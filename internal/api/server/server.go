@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
@@ -97,6 +98,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithValue(r.Context(), versionKey{}, version)
+	start := time.Now()
+	defer func() { s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "took", time.Since(start)) }()
 	if err := rt.Handler(ctx, w, r.WithContext(ctx), vars); err != nil {
 		if status := StatusOf(err); status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -46,6 +46,7 @@ type Service struct {
 	dir     string // <data-root>/containers
 	runDir  string // <exec-root>/containers
 	rt      *runtime.Runtime
+	shims   *shim.Launcher
 	snaps   *snapshot.Snapshotter
 	images  *image.Service
 	events  *events.Bus
@@ -94,6 +95,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.rt = rt
+	s.shims = shim.NewLauncher(cfg.ShimExe)
+	go s.shims.Prepare()
 	s.ctx, s.stopAll = context.WithCancel(context.Background())
 	if err := s.restore(ctx); err != nil {
 		return nil, err
@@ -102,7 +105,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Close stops watching the containers; they keep running (live restore).
-func (s *Service) Close() { s.stopAll() }
+func (s *Service) Close() {
+	s.stopAll()
+	s.shims.Close()
+}
 
 func (s *Service) restore(ctx context.Context) error {
 	ents, err := os.ReadDir(s.dir)
@@ -193,16 +199,17 @@ func (s *Service) all() []*entry {
 	return list
 }
 
-// ImageInUse tells the image service whether a container uses an image.
-func (s *Service) ImageInUse(id digest.Digest) bool {
+// ImageInUse tells the image service whether a container uses an image,
+// and which.
+func (s *Service) ImageInUse(id digest.Digest) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, e := range s.byID {
 		if e.rec.ImageID == id {
-			return true
+			return e.rec.ID, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func (s *Service) containerDir(id string) string { return filepath.Join(s.dir, id) }

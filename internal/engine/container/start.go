@@ -30,8 +30,17 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 		return err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return s.startLocked(ctx, e)
+	err = s.startLocked(ctx, e)
+	autoRemove := e.rec.HostConfig.AutoRemove && err != nil && err != ErrNotModified && !e.rec.State.Running()
+	e.mu.Unlock()
+	if autoRemove {
+		// As Docker: a --rm container that cannot start is removed, which
+		// also ends a client's wait for its removal.
+		if rerr := s.Remove(context.Background(), e.rec.ID, RemoveOptions{Force: true}); rerr != nil {
+			s.log.Warn("removing a container that failed to start", "id", e.rec.ID, "err", rerr)
+		}
+	}
+	return err
 }
 
 func (s *Service) startLocked(ctx context.Context, e *entry) error {
@@ -123,7 +132,7 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 		return 0, err
 	}
 	dir := s.containerDir(rec.ID)
-	pid, err := shim.Launch(ctx, s.cfg.ShimExe, bundle, filepath.Join(dir, "shim.log"), shim.Options{
+	pid, err := s.shims.Launch(ctx, bundle, filepath.Join(dir, "shim.log"), shim.Options{
 		ID:          rec.ID,
 		Bundle:      bundle,
 		RuntimeRoot: s.rt.Root(),
