@@ -90,7 +90,6 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	}
 	rec.State = State{Status: container.StateRunning, Pid: pid, StartedAt: time.Now().UTC()}
 	rec.ManualStop = false
-	os.Remove(s.exitFile(rec.ID))
 	if err := s.persist(e); err != nil {
 		return err
 	}
@@ -105,6 +104,9 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 	t0 := time.Now()
 	defer func() { s.log.Debug("launch", "total", time.Since(t0)) }()
 	_ = os.RemoveAll(bundle) // a start that crashed half-way
+	// The last run's exit: the new one is read from here, possibly before
+	// the start has returned.
+	os.Remove(s.exitFile(rec.ID))
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
 	}

@@ -1,0 +1,38 @@
+package daemon_test
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/fixture"
+)
+
+// The events stream reports a container's lifecycle in Docker's order.
+func TestEvents(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	since := time.Now().Unix()
+	id := strings.TrimSpace(d.MustDocker("run", "-d", "--name", "ev", "busybox", "sh", "-c", "exit 3"))
+	d.MustDocker("wait", "ev")
+	d.MustDocker("rm", "ev")
+	cmd := d.DockerCommand("events", "--since", itoa(since), "--until", itoa(time.Now().Unix()+1), "--filter", "container="+id,
+		"--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes \"exitCode\"}}")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("docker events: %v", err)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		got = append(got, strings.TrimSpace(sc.Text()))
+	}
+	want := []string{"container create ev", "container start ev", "container die ev 3", "container destroy ev"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
