@@ -23,7 +23,7 @@ func main() {
 	}
 	// A container's supervisor: small and started often, so it skips the
 	// command line's set-up.
-	if len(os.Args) == 3 && os.Args[1] == "shim" {
+	if len(os.Args) >= 3 && os.Args[1] == "shim" {
 		if os.Args[2] == "--standby" {
 			os.Exit(shim.Standby())
 		}

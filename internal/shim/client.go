@@ -35,6 +35,7 @@ var ErrGone = errors.New("shim is gone")
 // runtime to come up.
 type Launcher struct {
 	exe string
+	tag string // on standby shims' command lines, to tell whose they are
 
 	mu      sync.Mutex
 	standby *standbyShim
@@ -45,8 +46,9 @@ type standbyShim struct {
 	ctl *os.File // our end of the socket pair
 }
 
-// NewLauncher launches shims from the gantry binary exe.
-func NewLauncher(exe string) *Launcher { return &Launcher{exe: exe} }
+// NewLauncher launches shims from the gantry binary exe; tag (the exec
+// root) marks their command lines.
+func NewLauncher(exe, tag string) *Launcher { return &Launcher{exe: exe, tag: tag} }
 
 // Close ends the standby shim.
 func (l *Launcher) Close() {
@@ -78,7 +80,7 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
 	defer theirs.Close()
-	cmd := exec.Command(l.exe, "shim", "--standby")
+	cmd := exec.Command(l.exe, "shim", "--standby", l.tag)
 	cmd.ExtraFiles = []*os.File{theirs}
 	// Its own session, so it outlives the daemon with its container.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -66,6 +66,7 @@ func Main(dir string) int {
 // then works as Main, reporting on the same descriptor. A container start
 // then does not wait for a process to start and the Go runtime to set up.
 func Standby() int {
+	setName("shim-standby")
 	ctl := os.NewFile(3, "control")
 	var job standbyJob
 	if err := json.NewDecoder(ctl).Decode(&job); err != nil {
@@ -101,6 +102,8 @@ func run(dir string, ready *os.File) int {
 		report(errorResponse(fmt.Errorf("shim: reading its options: %w", err)))
 		return 1
 	}
+	// ps shows which container a shim serves (comm has 15 characters).
+	setName("shim-" + o.ID[:min(10, len(o.ID))])
 	s := &shim{o: o, exited: make(chan struct{}), execs: map[string]*execProcess{}}
 	l, err := s.setup()
 	if err != nil {

@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.rt = rt
-	s.shims = shim.NewLauncher(cfg.ShimExe)
+	s.shims = shim.NewLauncher(cfg.ShimExe, cfg.ExecRoot)
 	go s.shims.Prepare()
 	s.ctx, s.stopAll = context.WithCancel(context.Background())
 	if err := s.restore(ctx); err != nil {
