@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	// The nsenter constructor runs in C before the Go runtime when the binary
 	// is started as a container's init; it must be linked into the binary.
@@ -13,6 +14,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/gantry-dev/gantry/internal/cli"
+	"github.com/gantry-dev/gantry/internal/reaper"
 	"github.com/gantry-dev/gantry/internal/shim"
 )
 
@@ -20,6 +22,10 @@ func main() {
 	// The container's init: nothing else may run before it, and it never returns.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
+	}
+	// --init: the container's PID 1, bind-mounted as /sbin/docker-init.
+	if filepath.Base(os.Args[0]) == "docker-init" {
+		os.Exit(reaper.Main(os.Args[1:]))
 	}
 	// A container's supervisor: small and started often, so it skips the
 	// command line's set-up.

@@ -153,6 +153,10 @@ func (s *Service) discardFiles(id string) {
 // image's command; an empty (not absent) entrypoint resets it.
 func mergeImageConfig(user *container.Config, img *imageConfig) *container.Config {
 	c := *user
+	// `--entrypoint ""` arrives as [""]: it resets the image's entrypoint.
+	if len(c.Entrypoint) == 1 && c.Entrypoint[0] == "" {
+		c.Entrypoint = []string{}
+	}
 	if len(c.Entrypoint) == 0 {
 		if len(c.Cmd) == 0 {
 			c.Cmd = slices.Clone(img.Cmd)

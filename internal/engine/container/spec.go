@@ -203,10 +203,19 @@ func defaultMounts(hc *container.HostConfig) []specs.Mount {
 func capabilities(hc *container.HostConfig) ([]string, error) {
 	known := map[string]bool{}
 	var all []string
-	for _, c := range capability.ListKnown() {
+	// The capabilities this kernel has, and of them those gantry itself
+	// holds (its bounding set): asking for any other fails the start.
+	supported, err := capability.ListSupported()
+	if err != nil {
+		supported = capability.ListKnown()
+	}
+	bounding := ownBoundingSet()
+	for _, c := range supported {
 		name := "CAP_" + strings.ToUpper(c.String())
 		known[name] = true
-		all = append(all, name)
+		if bounding == nil || bounding[c] {
+			all = append(all, name)
+		}
 	}
 	if hc.Privileged {
 		return all, nil
@@ -544,4 +553,20 @@ func openInRoot(root, path string) (*os.File, error) {
 func cgroupV2() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// ownBoundingSet is the capabilities this process may pass on, nil when it
+// cannot tell.
+func ownBoundingSet() map[capability.Cap]bool {
+	caps, err := capability.NewPid2(0)
+	if err != nil || caps.Load() != nil {
+		return nil
+	}
+	set := map[capability.Cap]bool{}
+	for _, c := range capability.ListKnown() {
+		if caps.Get(capability.BOUNDING, c) {
+			set[c] = true
+		}
+	}
+	return set
 }
