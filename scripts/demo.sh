@@ -11,6 +11,7 @@ root=$work/state
 cleanup() {
   "$G" runtime --root "$root" delete --force demo-svc >/dev/null 2>&1 || true
   [ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null
+  if [ -n "${daemonpid:-}" ]; then kill "$daemonpid" 2>/dev/null; wait "$daemonpid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,7 +86,11 @@ for _ in $(seq 50); do rt state demo-svc | grep -q '"stopped"' && break; sleep 0
 rt delete demo-svc
 rt list
 step "images: a busybox image made offline from the host's static busybox"
-gi() { "$G" --data-root "$work/data" "$@"; }
+# The image commands are clients of a daemon: one on the demo's own roots.
+"$G" daemon --data-root "$work/data" --exec-root "$work/run" -H "unix://$work/run/gantry.sock" \
+  --cgroup-parent /gantry-demo >"$work/daemon.log" 2>&1 & daemonpid=$!
+for _ in $(seq 200); do [ -S "$work/run/gantry.sock" ] && break; sleep 0.05; done
+gi() { "$G" -H "unix://$work/run/gantry.sock" "$@"; }
 gi image busybox >/dev/null
 gi images
 gi history busybox
@@ -103,6 +108,6 @@ gi pull "127.0.0.1:$port/demo/busybox:1"
 gi images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}'
 gi save -o "$work/images.tar" "127.0.0.1:$port/demo/busybox:1" && echo "saved: $(du -h "$work/images.tar" | cut -f1) in Docker's archive format"
 gi image prune -af
-gi system check
+"$G" system check --data-root "$work/data"
 
 step "done: the demo left nothing behind"

@@ -26,9 +26,9 @@ import (
 // imgNoTrace checks that a failed pull left nothing: no image listed, no
 // unpacked layer beyond those in keep, no ingest, no temporary file, and a
 // clean system check.
-func imgNoTrace(t *testing.T, g *fixture.Gantry, keep ...string) {
+func imgNoTrace(t *testing.T, g *fixture.Daemon, keep ...string) {
 	t.Helper()
-	if l := imgLines(g.Must("images", "-a", "-q")); len(l) != 0 {
+	if l := imgLines(g.MustGantry("images", "-a", "-q")); len(l) != 0 {
 		t.Errorf("images lists %q after the failure", l)
 	}
 	for _, d := range imgLayerDirs(t, g) {
@@ -106,8 +106,8 @@ func TestImageBadReferenceAndRegistry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := fixture.NewGantry(t)
-			res := g.Run("pull", tc.ref)
+			g := fixture.NewDaemon(t)
+			res := g.Gantry("pull", tc.ref)
 			imgFails(t, "pull "+tc.ref, res, tc.wants...)
 			if tc.names != "" && !strings.Contains(res.Stderr, tc.names) {
 				t.Errorf("pull %s: error %q does not name %s", tc.ref, res.Stderr, tc.names)
@@ -117,11 +117,11 @@ func TestImageBadReferenceAndRegistry(t *testing.T) {
 	}
 
 	t.Run("rmi unknown", func(t *testing.T) {
-		g := fixture.NewGantry(t)
-		res := g.Run("rmi", "nosuchimage")
+		g := fixture.NewDaemon(t)
+		res := g.Gantry("rmi", "nosuchimage")
 		// rmi words its per-image errors as the docker CLI does.
 		imgFailsPrefix(t, "rmi nosuchimage", res, "Error response from daemon: ", "No such image: nosuchimage")
-		res = g.Run("image", "inspect", "nosuchimage")
+		res = g.Gantry("image", "inspect", "nosuchimage")
 		if res.Code == 0 || !strings.Contains(res.Stderr, "No such image: nosuchimage") {
 			t.Errorf("image inspect nosuchimage: exit %d, stderr %q", res.Code, res.Stderr)
 		}
@@ -149,19 +149,19 @@ func TestImageBadUnauthorized(t *testing.T) {
 	img := imgImage(t, nil, imgRandomLayer(t, 4<<10))
 	imgSeed(t, host, "private/img:1", img, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
 	ref := host + "/private/img:1"
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 
-	res := g.Run("pull", ref)
+	res := g.Gantry("pull", ref)
 	imgFails(t, "pull without login", res, "unauthorized", "denied")
 	if !strings.Contains(res.Stderr, "gantry login "+host) {
 		t.Errorf("pull without login: error %q does not say to run `gantry login %s`", res.Stderr, host)
 	}
 	imgNoTrace(t, g)
 
-	res = g.Run("login", "-u", user, "-p", "wrong", host)
+	res = g.Gantry("login", "-u", user, "-p", "wrong", host)
 	imgFails(t, "login with a wrong password", res, "incorrect username or password", "unauthorized")
 
-	out := g.Must("login", "-u", user, "-p", pass, host)
+	out := g.MustGantry("login", "-u", user, "-p", pass, host)
 	if !strings.Contains(out, "Login Succeeded") {
 		t.Errorf("login printed %q", out)
 	}
@@ -169,12 +169,12 @@ func TestImageBadUnauthorized(t *testing.T) {
 	if data, err := os.ReadFile(cfgPath); err != nil || !strings.Contains(string(data), host) {
 		t.Errorf("after login %s has no entry for %s: %v\n%s", cfgPath, host, err, data)
 	}
-	out = g.Must("pull", ref)
+	out = g.MustGantry("pull", ref)
 	if !strings.Contains(out, "Status: Downloaded newer image for "+ref) {
 		t.Errorf("pull after login:\n%s", out)
 	}
 
-	out = g.Must("logout", host)
+	out = g.MustGantry("logout", host)
 	if !strings.Contains(out, "Removing login credentials for "+host) {
 		t.Errorf("logout printed %q", out)
 	}
@@ -191,8 +191,8 @@ func TestImageBadUnauthorized(t *testing.T) {
 	if _, ok := cfg.Auths[host]; ok {
 		t.Errorf("logout left the credentials for %s in %s", host, cfgPath)
 	}
-	g.Must("rmi", ref)
-	res = g.Run("pull", ref)
+	g.MustGantry("rmi", ref)
+	res = g.Gantry("pull", ref)
 	imgFails(t, "pull after logout", res, "unauthorized", "denied")
 }
 
@@ -225,8 +225,8 @@ func TestImageBadManifestDigest(t *testing.T) {
 			if tc.byDigest {
 				ref = host + "/tampered/img@" + manifest
 			}
-			g := fixture.NewGantry(t)
-			res := g.Run("pull", ref)
+			g := fixture.NewDaemon(t)
+			res := g.Gantry("pull", ref)
 			imgFails(t, "pull "+ref, res, "digest mismatch")
 			if !strings.Contains(res.Stderr, "tampered/img") {
 				t.Errorf("error %q does not name the image", res.Stderr)
@@ -272,8 +272,8 @@ func TestImageBadLayerBlob(t *testing.T) {
 			_, _, diffIDs := imgIDs(t, img)
 			ref := host + "/corrupt/img:1"
 
-			g := fixture.NewGantry(t)
-			res := g.Run("pull", ref)
+			g := fixture.NewDaemon(t)
+			res := g.Gantry("pull", ref)
 			imgFails(t, "pull of a damaged layer", res, "digest mismatch", "size mismatch")
 			if !strings.Contains(res.Stderr, d.Hex[:12]) && !strings.Contains(res.Stderr, strings.TrimPrefix(diffIDs[1], "sha256:")[:12]) {
 				t.Errorf("error %q does not name the layer %s", res.Stderr, d)
@@ -347,8 +347,8 @@ func TestImageBadPathEscape(t *testing.T) {
 			img := imgImage(t, nil, imgEvilLayer(t, tc.entries))
 			repo := fmt.Sprintf("evil/img%d:1", i)
 			imgSeed(t, host, repo, img)
-			g := fixture.NewGantry(t)
-			res := g.Run("pull", host+"/"+repo)
+			g := fixture.NewDaemon(t)
+			res := g.Gantry("pull", host+"/"+repo)
 			imgFails(t, "pull of an escaping layer", res, "climbs out", "outside", "not allowed", "escape", "symlink")
 			entries, err := os.ReadDir(sentinel)
 			if err != nil {
@@ -387,25 +387,30 @@ func TestImageBadDiskFull(t *testing.T) {
 	imgSeed(t, host, "big/img:1", img)
 	ref := host + "/big/img:1"
 
-	g := fixture.NewGantry(t)
+	// The daemon's data root becomes a small tmpfs: stopped, the root
+	// mounted, started again on it.
+	g := fixture.NewDaemon(t)
+	g.Stop()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", g.DataRoot).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
+		g.Stop()
 		if out, err := exec.Command("umount", g.DataRoot).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", g.DataRoot, err, out)
 		}
 	})
+	g.Start()
 
-	res := g.Run("pull", ref)
+	res := g.Gantry("pull", ref)
 	imgFails(t, "pull into a full disk", res, "no space left on device", "disk full")
-	if l := imgLines(g.Must("images", "-a", "-q")); len(l) != 0 {
+	if l := imgLines(g.MustGantry("images", "-a", "-q")); len(l) != 0 {
 		t.Errorf("images lists %q after the failure", l)
 	}
 	if d := imgLayerDirs(t, g); len(d) != 0 {
 		t.Errorf("layers unpacked after the failure: %q", d)
 	}
-	out := g.Run("system", "check", "--repair")
+	out := g.Gantry("system", "check", "--repair")
 	if out.Code != 0 {
 		t.Errorf("system check --repair: exit %d\nstdout: %s\nstderr: %s", out.Code, out.Stdout, out.Stderr)
 	}

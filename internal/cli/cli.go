@@ -30,7 +30,24 @@ func Main(args []string) int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runtimecli.NewCommand())
+	// -H/--host names the daemon before the command, as docker's does
+	// (`gantry -H unix:///x ps`). It cannot be a persistent flag: history
+	// (--human) and daemon (--host, the address to serve) have their own
+	// -H, which a persistent -H would clash with.
+	root.TraverseChildren = true
+	root.Flags().StringP("host", "H", "", "Daemon socket to connect to (default $GANTRY_HOST, $DOCKER_HOST or "+defaultHost+")")
+	// With TraverseChildren the root runs for unknown commands: keep
+	// cobra's error for them.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	addImageCommands(root)
+	addContainerCommands(root)
+	root.AddCommand(newDaemonCommand())
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.

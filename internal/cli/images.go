@@ -1,63 +1,51 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/pkg/authconfig"
 	mobyimage "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
+	registrytypes "github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gantry-dev/gantry/internal/archive"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/registry"
 )
 
-// Until the daemon exists, image commands open the data root themselves.
-
-type imageGlobals struct {
-	dataRoot  string
-	insecure  []string
-	downloads int
-}
-
-func (g *imageGlobals) open(ctx context.Context) (*image.Service, error) {
-	return g.openHeld(ctx, false)
-}
-
-// openHeld opens the service; hold keeps the metadata store open (and
-// locked) for the command's life, which only commands that take
-// milliseconds may do: others would keep a concurrent pull waiting.
-func (g *imageGlobals) openHeld(ctx context.Context, hold bool) (*image.Service, error) {
-	return image.Open(ctx, g.dataRoot, image.Options{
-		MaxConcurrentDownloads: g.downloads,
-		Registry:               registry.Options{Insecure: g.insecure},
-		HoldMetadata:           hold,
-	})
-}
+// The image commands are clients of the daemon's Engine API, with the
+// docker CLI's output. Their failures are one line, "gantry: " and what
+// went wrong (the daemon's words without "Error response from daemon: ",
+// which rmi alone prints, as docker's does). login stores the credentials
+// it checked through the daemon; logout only edits the docker config; the
+// pulls and pushes send the stored credentials in X-Registry-Auth.
 
 func addImageCommands(root *cobra.Command) {
-	g := &imageGlobals{}
-	pf := root.PersistentFlags()
-	pf.StringVar(&g.dataRoot, "data-root", envOr("GANTRY_DATA_ROOT", "/var/lib/gantry"), "root directory of persistent gantry state")
-	pf.StringArrayVar(&g.insecure, "insecure-registry", nil, "registry to reach over plain HTTP (host:port or CIDR)")
-	pf.IntVar(&g.downloads, "max-concurrent-downloads", 3, "layers downloaded in parallel per pull")
-
 	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
 	imageCmd.AddCommand(
-		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "ls"), newTagCommand(g), newRmiCommand(g, "rm"),
-		newImageInspectCommand(g), newHistoryCommand(g), newImportCommand(g), newBusyboxCommand(g),
-		newPruneCommand(g), newSaveCommand(g), newLoadCommand(g),
+		newPullCommand(), newPushCommand(), newImagesCommand("ls"), newTagCommand(), newRmiCommand("rm"),
+		newImageInspectCommand(), newHistoryCommand(), newImportCommand(), newBusyboxCommand(),
+		newPruneCommand(), newSaveCommand(), newLoadCommand(),
 	)
 	root.AddCommand(imageCmd,
-		newPullCommand(g), newPushCommand(g), newImagesCommand(g, "images"), newTagCommand(g), newRmiCommand(g, "rmi"),
-		newHistoryCommand(g), newImportCommand(g), newLoginCommand(g), newLogoutCommand(g),
-		newSystemCommand(g), newSaveCommand(g), newLoadCommand(g),
+		newPullCommand(), newPushCommand(), newImagesCommand("images"), newTagCommand(), newRmiCommand("rmi"),
+		newHistoryCommand(), newImportCommand(), newLoginCommand(), newLogoutCommand(),
+		newSystemCommand(), newSaveCommand(), newLoadCommand(),
 	)
 }
 
@@ -68,44 +56,150 @@ func envOr(k, def string) string {
 	return def
 }
 
-func newPullCommand(g *imageGlobals) *cobra.Command {
+// withImageAPI runs an image command's body with a client of the daemon.
+func withImageAPI(run func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		api, err := newAPIClient(cmd.Context(), cmd)
+		if err != nil {
+			return imageError(cmd, err)
+		}
+		defer api.Close()
+		return imageError(cmd, run(cmd.Context(), cmd, args, api))
+	}
+}
+
+// imageError words a failure as the image commands always have: the
+// daemon's message without docker's "Error response from daemon: ", or one
+// line saying the daemon cannot be reached.
+func imageError(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	var code *exitCode
+	if errors.As(err, &code) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+		return &exitCode{130} // interrupted: the user knows
+	}
+	if line, ok := connError(err, hostOfCmd(cmd)); ok {
+		return errors.New(line)
+	}
+	return errors.New(daemonMessage(err))
+}
+
+// daemonMessage is an API error's text without the client's prefix.
+func daemonMessage(err error) string {
+	return strings.TrimRight(strings.TrimPrefix(err.Error(), "Error response from daemon: "), "\n")
+}
+
+// registryAuth is the X-Registry-Auth value for an image's registry: the
+// credentials `login` stored (config.json or its credential helper), ""
+// when there are none.
+func registryAuth(ref registry.Reference) (string, error) {
+	creds, err := registry.NewClient(registry.Options{}).StoredCredentials(ref.Domain())
+	if err != nil {
+		return "", err
+	}
+	if creds == (registry.Credentials{}) {
+		return "", nil
+	}
+	return authconfig.Encode(registrytypes.AuthConfig{
+		Username: creds.Username, Password: creds.Password,
+		IdentityToken: creds.IdentityToken, RegistryToken: creds.RegistryToken,
+		ServerAddress: ref.Domain(),
+	})
+}
+
+// showMessages renders a JSON message stream (pull, push): progress through
+// show (nil: nothing is shown), text ("stream") to out. The stream's error
+// message ends it as an error.
+func showMessages(msgs iter.Seq2[jsonstream.Message, error], show func(image.Progress), out io.Writer) error {
+	for msg, err := range msgs {
+		if err != nil {
+			return err
+		}
+		if msg.Error != nil {
+			return errors.New(msg.Error.Message)
+		}
+		if show == nil || msg.Aux != nil || (msg.Status == "" && msg.Stream == "") {
+			continue
+		}
+		if msg.Stream != "" {
+			fmt.Fprint(out, msg.Stream)
+			continue
+		}
+		ev := image.Progress{ID: msg.ID, Status: msg.Status}
+		if msg.Progress != nil {
+			ev.Current, ev.Total = msg.Progress.Current, msg.Progress.Total
+		}
+		show(ev)
+	}
+	return nil
+}
+
+// readMessages is showMessages for a response body the client hands over
+// as it is (import, load).
+func readMessages(body io.Reader) iter.Seq2[jsonstream.Message, error] {
+	return func(yield func(jsonstream.Message, error) bool) {
+		dec := json.NewDecoder(body)
+		for {
+			var m jsonstream.Message
+			if err := dec.Decode(&m); err != nil {
+				if !errors.Is(err, io.EOF) {
+					yield(m, err)
+				}
+				return
+			}
+			if !yield(m, nil) {
+				return
+			}
+		}
+	}
+}
+
+func newPullCommand() *cobra.Command {
 	var quiet bool
-	var platform string
+	var platformFlag string
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
 		Args:  cobra.ExactArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			opts := image.PullOptions{}
-			if platform != "" {
-				p, err := parsePlatform(platform)
-				if err != nil {
-					return err
-				}
-				opts.Platform = &p
-			}
-			out := cmd.OutOrStdout()
-			if !quiet {
-				opts.Progress = newProgressPrinter(out).update
-			}
-			res, err := svc.Pull(cmd.Context(), args[0], opts)
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			ref, err := registry.ParseReference(args[0])
 			if err != nil {
 				return err
 			}
-			if !quiet {
-				fmt.Fprintf(out, "Digest: %s\n", res.ManifestDigest)
-				if res.UpToDate {
-					fmt.Fprintf(out, "Status: Image is up to date for %s\n", res.Ref.Familiar())
-				} else {
-					fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", res.Ref.Familiar())
+			opts := client.ImagePullOptions{}
+			if platformFlag != "" {
+				p, err := parsePlatform(platformFlag)
+				if err != nil {
+					return err
 				}
+				opts.Platforms = []ocispec.Platform{p}
 			}
-			fmt.Fprintln(out, res.Ref.String())
+			if opts.RegistryAuth, err = registryAuth(ref); err != nil {
+				return err
+			}
+			resp, err := api.ImagePull(ctx, ref.String(), opts)
+			if err != nil {
+				return err
+			}
+			defer resp.Close()
+			out := cmd.OutOrStdout()
+			var show func(image.Progress)
+			if !quiet {
+				show = newProgressPrinter(out).update
+			}
+			if err := showMessages(resp.JSONMessages(ctx), show, out); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, ref.String())
 			return nil
 		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress verbose output")
-	cmd.Flags().StringVar(&platform, "platform", "", "set platform if server is multi-platform capable (os/arch[/variant])")
+	cmd.Flags().StringVar(&platformFlag, "platform", "", "set platform if server is multi-platform capable (os/arch[/variant])")
 	return cmd
 }
 
@@ -123,27 +217,40 @@ func parsePlatform(s string) (platform, error) {
 	return p, nil
 }
 
-func newPushCommand(g *imageGlobals) *cobra.Command {
+func newPushCommand() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
 		Args:  cobra.ExactArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			out := cmd.OutOrStdout()
-			opts := image.PushOptions{}
-			if !quiet {
-				opts.Progress = newProgressPrinter(out).update
-			}
-			res, err := svc.Push(cmd.Context(), args[0], opts)
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			ref, err := registry.ParseReference(args[0])
 			if err != nil {
 				return err
 			}
-			if quiet {
-				fmt.Fprintln(out, res.Ref.Familiar())
-				return nil
+			if ref.Digest() != "" {
+				return errors.New("cannot push a digest reference")
 			}
-			fmt.Fprintf(out, "%s: digest: %s size: %d\n", res.Ref.Tag(), res.Digest, res.Size)
+			auth, err := registryAuth(ref)
+			if err != nil {
+				return err
+			}
+			resp, err := api.ImagePush(ctx, ref.String(), client.ImagePushOptions{RegistryAuth: auth})
+			if err != nil {
+				return err
+			}
+			defer resp.Close()
+			out := cmd.OutOrStdout()
+			var show func(image.Progress)
+			if !quiet {
+				show = newProgressPrinter(out).update
+			}
+			if err := showMessages(resp.JSONMessages(ctx), show, out); err != nil {
+				return err
+			}
+			if quiet {
+				fmt.Fprintln(out, ref.Familiar())
+			}
 			return nil
 		}),
 	}
@@ -157,22 +264,40 @@ type imagesOptions struct {
 	format                       string
 }
 
-func newImagesCommand(g *imageGlobals, use string) *cobra.Command {
+// filtersOf turns --filter key=value flags into the API's filters.
+func filtersOf(terms []string) (client.Filters, error) {
+	f := client.Filters{}
+	for _, t := range terms {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value): %s", t)
+		}
+		f.Add(strings.ToLower(strings.TrimSpace(k)), v)
+	}
+	return f, nil
+}
+
+func newImagesCommand(use string) *cobra.Command {
 	var o imagesOptions
 	cmd := &cobra.Command{
 		Use:     use + " [OPTIONS] [REPOSITORY[:TAG]]",
 		Short:   "List images",
 		Aliases: []string{"list"},
 		Args:    cobra.MaximumNArgs(1),
-		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			terms := o.filters
 			if len(args) == 1 {
-				o.filters = append(o.filters, "reference="+args[0])
+				terms = append(terms, "reference="+args[0])
 			}
-			list, err := svc.List(cmd.Context(), image.ListOptions{All: o.all, Filters: o.filters})
+			filters, err := filtersOf(terms)
 			if err != nil {
 				return err
 			}
-			return printImages(cmd.OutOrStdout(), list, o)
+			res, err := api.ImageList(ctx, client.ImageListOptions{All: o.all, Filters: filters})
+			if err != nil {
+				return err
+			}
+			return printImages(cmd.OutOrStdout(), res.Items, o)
 		}),
 	}
 	f := cmd.Flags()
@@ -230,11 +355,23 @@ func printImages(out io.Writer, list []mobyimage.Summary, o imagesOptions) error
 			}
 		}
 		for _, e := range entries {
+			// The docker CLI's fields: SIZE with 3 digits, the others with
+			// 4; N/A for what the daemon did not count.
+			shared, unique, containers := "N/A", "N/A", "N/A"
+			if img.SharedSize != -1 {
+				shared = units.HumanSize(float64(img.SharedSize))
+				if img.Size != -1 {
+					unique = units.HumanSize(float64(img.Size - img.SharedSize))
+				}
+			}
+			if img.Containers != -1 {
+				containers = fmt.Sprint(img.Containers)
+			}
 			row := map[string]any{
 				"Repository": e.repo, "Tag": e.tag, "Digest": e.digest, "ID": id(img.ID),
 				"CreatedSince": since(created), "CreatedAt": created.Format("2006-01-02 15:04:05 -0700 MST"),
-				"Size": humanSize(img.Size), "VirtualSize": humanSize(img.Size), "SharedSize": "N/A", "UniqueSize": "N/A",
-				"Containers": "N/A",
+				"Size": humanSize(img.Size), "VirtualSize": units.HumanSize(float64(img.Size)), "SharedSize": shared, "UniqueSize": unique,
+				"Containers": containers,
 			}
 			rows = append(rows, row)
 			jsonRows = append(jsonRows, row)
@@ -255,33 +392,45 @@ func printImages(out io.Writer, list []mobyimage.Summary, o imagesOptions) error
 	}}.print(rows, jsonRows)
 }
 
-func newTagCommand(g *imageGlobals) *cobra.Command {
+func newTagCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
 		Args:  cobra.ExactArgs(2),
-		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			return svc.Tag(cmd.Context(), args[0], args[1])
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			// gantry's words for a bad name, before the client's.
+			target, err := registry.ParseReference(args[1])
+			if err != nil {
+				return err
+			}
+			if target.Digest() != "" {
+				return fmt.Errorf("refusing to create a tag with a digest reference: %s", args[1])
+			}
+			_, err = api.ImageTag(ctx, client.ImageTagOptions{Source: args[0], Target: target.String()})
+			return err
 		}),
 	}
 }
 
-func newRmiCommand(g *imageGlobals, use string) *cobra.Command {
+func newRmiCommand(use string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			var failed []string
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			failed := false
 			for _, name := range args {
-				resp, err := svc.Remove(cmd.Context(), name, force, nil)
+				res, err := api.ImageRemove(ctx, name, client.ImageRemoveOptions{Force: force, PruneChildren: true})
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "Error response from daemon: %v\n", err)
-					failed = append(failed, name)
+					if _, ok := connError(err, hostOfCmd(cmd)); ok {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "Error response from daemon: %s\n", daemonMessage(err))
+					failed = true
 					continue
 				}
-				for _, r := range resp {
+				for _, r := range res.Items {
 					if r.Untagged != "" {
 						fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.Untagged)
 					}
@@ -290,7 +439,7 @@ func newRmiCommand(g *imageGlobals, use string) *cobra.Command {
 					}
 				}
 			}
-			if len(failed) > 0 {
+			if failed {
 				return &exitCode{1}
 			}
 			return nil
@@ -300,44 +449,31 @@ func newRmiCommand(g *imageGlobals, use string) *cobra.Command {
 	return cmd
 }
 
-func newImageInspectCommand(g *imageGlobals) *cobra.Command {
+func newImageInspectCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			var all []any
-			var firstErr error
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			var raws [][]byte
+			failed := false
 			for _, name := range args {
-				info, err := svc.Inspect(cmd.Context(), name)
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-					fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
-					continue
-				}
-				all = append(all, info)
-			}
-			out := cmd.OutOrStdout()
-			if format != "" {
-				for _, v := range all {
-					if err := printTemplate(out, format, v); err != nil {
+				var raw bytes.Buffer
+				if _, err := api.ImageInspect(ctx, name, client.ImageInspectWithRawResponse(&raw)); err != nil {
+					if _, ok := connError(err, hostOfCmd(cmd)); ok {
 						return err
 					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "Error: %s\n", strings.TrimPrefix(daemonMessage(err), "Error: "))
+					failed = true
+					continue
 				}
-			} else {
-				if all == nil {
-					all = []any{}
-				}
-				data, err := json.MarshalIndent(all, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(out, string(data))
+				raws = append(raws, bytes.TrimSpace(raw.Bytes()))
 			}
-			if firstErr != nil {
+			if err := printInspect(cmd.OutOrStdout(), format, raws); err != nil {
+				return err
+			}
+			if failed {
 				return &exitCode{1}
 			}
 			return nil
@@ -345,6 +481,35 @@ func newImageInspectCommand(g *imageGlobals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('json' or a Go template)")
 	return cmd
+}
+
+// printInspect prints the daemon's JSON objects as the docker CLI does:
+// without a format one indented array of them as they came, else the
+// format per object.
+func printInspect(out io.Writer, format string, raws [][]byte) error {
+	if format == "" {
+		if len(raws) == 0 {
+			_, err := fmt.Fprintln(out, "[]")
+			return err
+		}
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, append(append([]byte("["), bytes.Join(raws, []byte(","))...), ']'), "", "    "); err != nil {
+			return err
+		}
+		indented.WriteByte('\n')
+		_, err := out.Write(indented.Bytes())
+		return err
+	}
+	for _, raw := range raws {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if err := printTemplate(out, format, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printTemplate renders one value through --format, reading it as JSON
@@ -377,22 +542,22 @@ func asMap(v any) map[string]any {
 	return map[string]any{}
 }
 
-func newHistoryCommand(g *imageGlobals) *cobra.Command {
+func newHistoryCommand() *cobra.Command {
 	var noTrunc, quiet, human bool
 	var format string
 	cmd := &cobra.Command{
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
-		RunE: g.quick(func(cmd *cobra.Command, args []string, svc *image.Service) error {
-			items, err := svc.History(cmd.Context(), args[0])
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			res, err := api.ImageHistory(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			var rows []map[string]any
 			var jsonRows []any
-			for _, h := range items {
+			for _, h := range res.Items {
 				id := h.ID
 				if !noTrunc && id != "<missing>" {
 					id = strings.TrimPrefix(id, "sha256:")[:12]
@@ -406,12 +571,12 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 					createdBy = createdBy[:44] + "…"
 				}
 				created := time.Unix(h.Created, 0)
-				size := humanSize(h.Size)
+				size, createdSince := humanSize(h.Size), since(created)
 				if !human {
-					size = fmt.Sprint(h.Size)
+					size, createdSince = fmt.Sprint(h.Size), created.Format(time.RFC3339)
 				}
 				row := map[string]any{
-					"ID": id, "CreatedSince": since(created), "CreatedAt": created.Format(time.RFC3339),
+					"ID": id, "CreatedSince": createdSince, "CreatedAt": created.Format(time.RFC3339),
 					"CreatedBy": createdBy, "Size": size, "Comment": h.Comment,
 				}
 				rows = append(rows, row)
@@ -421,6 +586,12 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 				return nil
 			}
 			def := "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+			if !human {
+				def = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+			}
+			if format == "table" {
+				format = def
+			}
 			return table{out: out, format: format, defaults: def, headers: map[string]string{
 				"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
 				"Size": "SIZE", "Comment": "COMMENT",
@@ -435,14 +606,56 @@ func newHistoryCommand(g *imageGlobals) *cobra.Command {
 	return cmd
 }
 
-func newImportCommand(g *imageGlobals) *cobra.Command {
+// importImage sends a root filesystem tar to the daemon (POST
+// /images/create?fromSrc=-) and returns the new image's ID.
+func importImage(ctx context.Context, api *apiClient, in io.Reader, ref string, opts client.ImageImportOptions) (string, error) {
+	body, err := api.ImageImport(ctx, client.ImageImportSource{Source: in, SourceName: "-"}, ref, opts)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	id := ""
+	for msg, err := range readMessages(body) {
+		if err != nil {
+			return "", err
+		}
+		if msg.Error != nil {
+			return "", errors.New(msg.Error.Message)
+		}
+		if msg.Status != "" {
+			id = msg.Status
+		}
+	}
+	if id == "" {
+		return "", errors.New("import: the daemon did not say which image it made")
+	}
+	return id, nil
+}
+
+func newImportCommand() *cobra.Command {
 	var changes []string
 	var message, platformFlag string
 	cmd := &cobra.Command{
 		Use:   "import [OPTIONS] file|-  [REPOSITORY[:TAG]]",
 		Short: "Import the contents from a tarball to create a filesystem image",
 		Args:  cobra.RangeArgs(1, 2),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			ref := ""
+			if len(args) == 2 {
+				r, err := registry.ParseReference(args[1])
+				if err != nil {
+					return err
+				}
+				ref = r.Familiar()
+			}
+			opts := client.ImageImportOptions{Changes: changes, Message: message}
+			if platformFlag != "" {
+				p, err := parsePlatform(platformFlag)
+				if err != nil {
+					return err
+				}
+				opts.Platform = p
+			}
 			var in io.Reader = cmd.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -452,19 +665,7 @@ func newImportCommand(g *imageGlobals) *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			ref := ""
-			if len(args) == 2 {
-				ref = args[1]
-			}
-			opts := image.ImportOptions{Changes: changes, Message: message}
-			if platformFlag != "" {
-				p, err := parsePlatform(platformFlag)
-				if err != nil {
-					return err
-				}
-				opts.Platform = &p
-			}
-			id, err := svc.Import(cmd.Context(), in, ref, opts)
+			id, err := importImage(ctx, api, in, ref, opts)
 			if err != nil {
 				return err
 			}
@@ -478,17 +679,44 @@ func newImportCommand(g *imageGlobals) *cobra.Command {
 	return cmd
 }
 
-func newBusyboxCommand(g *imageGlobals) *cobra.Command {
+// newBusyboxCommand makes busybox:latest offline: the root filesystem is
+// built here from the host's static busybox and imported through the
+// daemon.
+func newBusyboxCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "busybox [NAME[:TAG]]",
 		Short: "Make a busybox image from this host's static busybox (no download)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: g.with(func(cmd *cobra.Command, args []string, svc *image.Service) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			name := "busybox:latest"
 			if len(args) == 1 {
 				name = args[0]
 			}
-			id, err := svc.Busybox(cmd.Context(), name)
+			ref, err := registry.ParseReference(name)
+			if err != nil {
+				return err
+			}
+			bb, err := hostBusybox()
+			if err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "gantry-busybox-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if err := image.BusyboxTree(bb, dir); err != nil {
+				return err
+			}
+			pr, pw := io.Pipe()
+			go func() {
+				pw.CloseWithError(archive.Tar(ctx, dir, pw, archive.TarOptions{ClampMtime: time.Unix(0, 0)}))
+			}()
+			defer pr.Close()
+			id, err := importImage(ctx, api, pr, ref.Familiar(), client.ImageImportOptions{
+				Changes: []string{`CMD ["sh"]`, "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+				Message: "busybox from " + bb,
+			})
 			if err != nil {
 				return err
 			}
@@ -498,14 +726,25 @@ func newBusyboxCommand(g *imageGlobals) *cobra.Command {
 	}
 }
 
-func newLoginCommand(g *imageGlobals) *cobra.Command {
+// hostBusybox finds the host's busybox (Debian's busybox-static).
+func hostBusybox() (string, error) {
+	if p, err := exec.LookPath("busybox"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		return "/bin/busybox", nil
+	}
+	return "", errors.New("no busybox on this host: install Debian's busybox-static")
+}
+
+func newLoginCommand() *cobra.Command {
 	var user, password string
 	var passwordStdin bool
 	cmd := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
 		Short: "Log in to a registry",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			server := "docker.io"
 			if len(args) == 1 {
 				server = args[0]
@@ -520,13 +759,17 @@ func newLoginCommand(g *imageGlobals) *cobra.Command {
 			if user == "" || password == "" {
 				return fmt.Errorf("login needs --username and --password (or --password-stdin)")
 			}
-			client := registry.NewClient(registry.Options{Insecure: g.insecure})
-			if err := client.Login(cmd.Context(), server, user, password); err != nil {
+			// The daemon checks them (it knows which registries are
+			// insecure); this side keeps them, as docker's CLI does.
+			if _, err := api.RegistryLogin(ctx, client.RegistryLoginOptions{Username: user, Password: password, ServerAddress: server}); err != nil {
+				return err
+			}
+			if err := registry.NewClient(registry.Options{}).StoreLogin(server, user, password); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded")
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&user, "username", "u", "", "username")
 	cmd.Flags().StringVarP(&password, "password", "p", "", "password")
@@ -534,7 +777,7 @@ func newLoginCommand(g *imageGlobals) *cobra.Command {
 	return cmd
 }
 
-func newLogoutCommand(g *imageGlobals) *cobra.Command {
+func newLogoutCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout [SERVER]",
 		Short: "Log out from a registry",
@@ -544,8 +787,7 @@ func newLogoutCommand(g *imageGlobals) *cobra.Command {
 			if len(args) == 1 {
 				server = args[0]
 			}
-			client := registry.NewClient(registry.Options{Insecure: g.insecure})
-			if err := client.Logout(cmd.Context(), server); err != nil {
+			if err := registry.NewClient(registry.Options{}).Logout(cmd.Context(), server); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removing login credentials for %s\n", server)
@@ -554,26 +796,19 @@ func newLogoutCommand(g *imageGlobals) *cobra.Command {
 	}
 }
 
-func newPruneCommand(g *imageGlobals) *cobra.Command {
+func newPruneCommand() *cobra.Command {
 	var all, force bool
-	var filters []string
+	var filterFlags []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := image.PruneOptions{All: all}
-			for _, f := range filters {
-				k, v, _ := strings.Cut(f, "=")
-				if k != "until" {
-					return fmt.Errorf("invalid filter %q: image prune takes until=", f)
-				}
-				t, err := parseUntil(v)
-				if err != nil {
-					return err
-				}
-				opts.Until = t
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
+			filters, err := filtersOf(filterFlags)
+			if err != nil {
+				return err
 			}
+			filters.Add("dangling", fmt.Sprint(!all))
 			out := cmd.OutOrStdout()
 			if !force {
 				msg := "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
@@ -587,16 +822,11 @@ func newPruneCommand(g *imageGlobals) *cobra.Command {
 					return nil
 				}
 			}
-			svc, err := g.open(cmd.Context())
+			res, err := api.ImagePrune(ctx, client.ImagePruneOptions{Filters: filters})
 			if err != nil {
 				return err
 			}
-			defer svc.Close()
-			deleted, reclaimed, err := svc.Prune(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			if len(deleted) > 0 {
+			if deleted := res.Report.ImagesDeleted; len(deleted) > 0 {
 				fmt.Fprintln(out, "Deleted Images:")
 				for _, d := range deleted {
 					if d.Untagged != "" {
@@ -608,83 +838,68 @@ func newPruneCommand(g *imageGlobals) *cobra.Command {
 				}
 				fmt.Fprintln(out)
 			}
-			fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(reclaimed))
+			fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(int64(res.Report.SpaceReclaimed)))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (e.g. 'until=24h')")
+	cmd.Flags().StringArrayVar(&filterFlags, "filter", nil, "provide filter values (e.g. 'until=24h', 'label=k=v')")
 	return cmd
 }
 
-// parseUntil reads a duration ("24h") or a timestamp (RFC 3339, or Unix).
-func parseUntil(v string) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	var sec int64
-	if _, err := fmt.Sscanf(v, "%d", &sec); err == nil {
-		return time.Unix(sec, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("invalid until %q: give a duration (24h) or a timestamp", v)
-}
-
-func newSaveCommand(g *imageGlobals) *cobra.Command {
+func newSaveCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			var out io.Writer = cmd.OutOrStdout()
 			if output == "" {
 				if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 					return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 			}
-			svc, err := g.open(cmd.Context())
+			body, err := api.ImageSave(ctx, args)
 			if err != nil {
 				return err
 			}
-			defer svc.Close()
+			defer body.Close()
 			if output == "" {
-				return svc.Save(cmd.Context(), args, out)
+				_, err := io.Copy(out, body)
+				return err
 			}
+			// The archive appears whole or not at all.
 			tmp := output + ".tmp"
 			f, err := os.Create(tmp)
 			if err != nil {
 				return err
 			}
-			if err := svc.Save(cmd.Context(), args, f); err != nil {
+			if _, err := io.Copy(f, body); err != nil {
 				f.Close()
 				os.Remove(tmp)
-				return err
+				return fmt.Errorf("save: %w", err)
 			}
 			if err := f.Close(); err != nil {
 				os.Remove(tmp)
 				return err
 			}
 			return os.Rename(tmp, output)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
 	return cmd
 }
 
-func newLoadCommand(g *imageGlobals) *cobra.Command {
+func newLoadCommand() *cobra.Command {
 	var input string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "load [OPTIONS]",
 		Short: "Load an image from a tar archive or STDIN",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			var in io.Reader = cmd.InOrStdin()
 			if input != "" {
 				f, err := os.Open(input)
@@ -696,49 +911,19 @@ func newLoadCommand(g *imageGlobals) *cobra.Command {
 			} else if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				return fmt.Errorf("requested load from stdin, but stdin is empty")
 			}
-			svc, err := g.open(cmd.Context())
+			body, err := api.ImageLoad(ctx, in, client.ImageLoadWithQuiet(true))
 			if err != nil {
 				return err
 			}
-			defer svc.Close()
-			loaded, err := svc.Load(cmd.Context(), in)
+			defer body.Close()
+			out := cmd.OutOrStdout()
 			if quiet {
-				return err
+				out = io.Discard
 			}
-			for _, l := range loaded {
-				if len(l.Tags) == 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", l.ID)
-				}
-				for _, t := range l.Tags {
-					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", t)
-				}
-			}
-			return err
-		},
+			return showMessages(readMessages(body), func(image.Progress) {}, out)
+		}),
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "read from tar archive file, instead of STDIN")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
 	return cmd
-}
-
-// with opens the image service around a command that may take long.
-func (g *imageGlobals) with(run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
-	return g.withService(false, run)
-}
-
-// quick opens the image service around a command that only reads or
-// changes metadata.
-func (g *imageGlobals) quick(run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
-	return g.withService(true, run)
-}
-
-func (g *imageGlobals) withService(hold bool, run func(cmd *cobra.Command, args []string, svc *image.Service) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		svc, err := g.openHeld(cmd.Context(), hold)
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		return run(cmd, args, svc)
-	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gantry-dev/gantry/internal/fixture"
 )
 
@@ -22,9 +24,9 @@ import (
 // badimage_test.go) are prefixed img.
 
 // imgRunIn runs gantry with stdin and returns what it printed.
-func imgRunIn(t *testing.T, g *fixture.Gantry, stdin io.Reader, args ...string) fixture.Result {
+func imgRunIn(t *testing.T, g *fixture.Daemon, stdin io.Reader, args ...string) fixture.Result {
 	t.Helper()
-	cmd := g.Command(args...)
+	cmd := g.GantryCommand(args...)
 	cmd.Stdin = stdin
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -52,9 +54,9 @@ func imgLines(s string) []string {
 }
 
 // imgBusybox makes busybox:latest from the host's busybox and returns its ID.
-func imgBusybox(t *testing.T, g *fixture.Gantry) string {
+func imgBusybox(t *testing.T, g *fixture.Daemon) string {
 	t.Helper()
-	id := strings.TrimSpace(g.Must("image", "busybox"))
+	id := strings.TrimSpace(g.MustGantry("image", "busybox"))
 	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(id) {
 		t.Fatalf("image busybox printed %q, want an image ID", id)
 	}
@@ -82,9 +84,9 @@ type imgInspect struct {
 }
 
 // imgInspectOne runs `image inspect NAME` and decodes its one entry.
-func imgInspectOne(t *testing.T, g *fixture.Gantry, name string) imgInspect {
+func imgInspectOne(t *testing.T, g *fixture.Daemon, name string) imgInspect {
 	t.Helper()
-	out := g.Must("image", "inspect", name)
+	out := g.MustGantry("image", "inspect", name)
 	var list []imgInspect
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("image inspect %s: not a JSON array: %v\n%s", name, err, out)
@@ -96,13 +98,13 @@ func imgInspectOne(t *testing.T, g *fixture.Gantry, name string) imgInspect {
 }
 
 // imgLayerDirs lists the unpacked layers: DATA/snapshots/layers/<chainid>.
-func imgLayerDirs(t *testing.T, g *fixture.Gantry) []string {
+func imgLayerDirs(t *testing.T, g *fixture.Daemon) []string {
 	t.Helper()
 	return imgDirNames(t, filepath.Join(g.DataRoot, "snapshots", "layers"))
 }
 
 // imgIngests lists what is in DATA/content/ingest.
-func imgIngests(t *testing.T, g *fixture.Gantry) []string {
+func imgIngests(t *testing.T, g *fixture.Daemon) []string {
 	t.Helper()
 	return imgDirNames(t, filepath.Join(g.DataRoot, "content", "ingest"))
 }
@@ -125,11 +127,22 @@ func imgDirNames(t *testing.T, dir string) []string {
 
 // imgTempFiles lists the staging and temporary files left in the data root:
 // snapshots/tmp entries and content temp files (names starting with ".tmp"
-// or "tmp-") anywhere under content.
-func imgTempFiles(t *testing.T, g *fixture.Gantry) []string {
+// or "tmp-") anywhere under content. A running daemon's own staging
+// directory (snapshots/tmp/p-*, its .lock held) counts only for what it
+// holds.
+func imgTempFiles(t *testing.T, g *fixture.Daemon) []string {
 	t.Helper()
 	var left []string
-	for _, n := range imgDirNames(t, filepath.Join(g.DataRoot, "snapshots", "tmp")) {
+	tmp := filepath.Join(g.DataRoot, "snapshots", "tmp")
+	for _, n := range imgDirNames(t, tmp) {
+		if imgStagingHeld(filepath.Join(tmp, n)) {
+			for _, e := range imgDirNames(t, filepath.Join(tmp, n)) {
+				if e != ".lock" {
+					left = append(left, "snapshots/tmp/"+n+"/"+e)
+				}
+			}
+			continue
+		}
 		left = append(left, "snapshots/tmp/"+n)
 	}
 	filepath.WalkDir(filepath.Join(g.DataRoot, "content"), func(p string, d os.DirEntry, err error) error {
@@ -145,10 +158,25 @@ func imgTempFiles(t *testing.T, g *fixture.Gantry) []string {
 	return left
 }
 
+// imgStagingHeld tells whether a process holds the lock of a staging
+// directory.
+func imgStagingHeld(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
 // imgCheckClean runs `system check` and wants "no problems found".
-func imgCheckClean(t *testing.T, g *fixture.Gantry) {
+func imgCheckClean(t *testing.T, g *fixture.Daemon) {
 	t.Helper()
-	res := g.Run("system", "check")
+	res := g.Gantry("system", "check")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "no problems found") {
 		t.Errorf("system check: exit %d\nstdout: %s\nstderr: %s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -185,9 +213,9 @@ func imgFailsPrefix(t *testing.T, what string, res fixture.Result, prefix string
 }
 
 // imgListed reports the REPOSITORY:TAG rows of `images`.
-func imgListed(t *testing.T, g *fixture.Gantry) []string {
+func imgListed(t *testing.T, g *fixture.Daemon) []string {
 	t.Helper()
-	return imgLines(g.Must("images", "--format", "{{.Repository}}:{{.Tag}}"))
+	return imgLines(g.MustGantry("images", "--format", "{{.Repository}}:{{.Tag}}"))
 }
 
 var (
@@ -199,11 +227,11 @@ var (
 // A busybox image made from the host's static busybox is listed, filtered,
 // formatted, inspected and shown in history as Docker does.
 func TestImageBusyboxListInspectHistory(t *testing.T) {
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	id := imgBusybox(t, g)
 	short := strings.TrimPrefix(id, "sha256:")[:12]
 
-	lines := imgLines(g.Must("images"))
+	lines := imgLines(g.MustGantry("images"))
 	if len(lines) != 2 || !imgHeaderRE.MatchString(lines[0]) {
 		t.Fatalf("images: want the header and one row, got:\n%s", strings.Join(lines, "\n"))
 	}
@@ -218,14 +246,14 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 		t.Errorf("busybox size %s: want megabytes like 2.13MB", row[2])
 	}
 	// `image ls` is the same command.
-	if ls := imgLines(g.Must("image", "ls")); len(ls) != 2 || ls[1] != lines[1] {
+	if ls := imgLines(g.MustGantry("image", "ls")); len(ls) != 2 || ls[1] != lines[1] {
 		t.Errorf("image ls differs from images:\n%s", strings.Join(ls, "\n"))
 	}
 
-	if q := imgLines(g.Must("images", "-q")); !slices.Equal(q, []string{short}) {
+	if q := imgLines(g.MustGantry("images", "-q")); !slices.Equal(q, []string{short}) {
 		t.Errorf("images -q = %q, want [%s]", q, short)
 	}
-	noTrunc := imgLines(g.Must("images", "--no-trunc"))
+	noTrunc := imgLines(g.MustGantry("images", "--no-trunc"))
 	if len(noTrunc) != 2 || !strings.Contains(noTrunc[1], id) {
 		t.Errorf("images --no-trunc does not show %s:\n%s", id, strings.Join(noTrunc, "\n"))
 	}
@@ -233,7 +261,7 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 		t.Errorf(`images --format "{{.Repository}}:{{.Tag}}" = %q`, f)
 	}
 
-	jsonLines := imgLines(g.Must("images", "--format", "json"))
+	jsonLines := imgLines(g.MustGantry("images", "--format", "json"))
 	if len(jsonLines) != 1 {
 		t.Fatalf("images --format json: want one line per image, got:\n%s", strings.Join(jsonLines, "\n"))
 	}
@@ -248,13 +276,13 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 		t.Errorf("images --format json: Size = %v", obj["Size"])
 	}
 
-	if f := imgLines(g.Must("images", "--filter", "reference=busy*", "--format", "{{.Repository}}")); !slices.Equal(f, []string{"busybox"}) {
+	if f := imgLines(g.MustGantry("images", "--filter", "reference=busy*", "--format", "{{.Repository}}")); !slices.Equal(f, []string{"busybox"}) {
 		t.Errorf("images --filter reference=busy* = %q", f)
 	}
-	if f := imgLines(g.Must("images", "--filter", "reference=nomatch*", "-q")); len(f) != 0 {
+	if f := imgLines(g.MustGantry("images", "--filter", "reference=nomatch*", "-q")); len(f) != 0 {
 		t.Errorf("images --filter reference=nomatch* = %q, want nothing", f)
 	}
-	if f := imgLines(g.Must("images", "--filter", "dangling=true", "-q")); len(f) != 0 {
+	if f := imgLines(g.MustGantry("images", "--filter", "dangling=true", "-q")); len(f) != 0 {
 		t.Errorf("images --filter dangling=true = %q, want nothing", f)
 	}
 
@@ -274,7 +302,7 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 	if !slices.Equal(info.Config.Cmd, []string{"sh"}) {
 		t.Errorf("inspect Config.Cmd = %q", info.Config.Cmd)
 	}
-	if got := strings.TrimSpace(g.Must("image", "inspect", "--format", "{{.Os}}", "busybox")); got != "linux" {
+	if got := strings.TrimSpace(g.MustGantry("image", "inspect", "--format", "{{.Os}}", "busybox")); got != "linux" {
 		t.Errorf("inspect --format '{{.Os}}' = %q", got)
 	}
 	// The layer named in RootFS is the unpacked one (a base layer's chain
@@ -283,7 +311,7 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 		t.Errorf("snapshots/layers = %q, want the one layer %s", dirs, info.RootFS.Layers[0])
 	}
 
-	hist := imgLines(g.Must("history", "busybox"))
+	hist := imgLines(g.MustGantry("history", "busybox"))
 	if len(hist) < 2 || !regexp.MustCompile(`^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\s*$`).MatchString(hist[0]) {
 		t.Fatalf("history: want header IMAGE CREATED CREATED BY SIZE COMMENT, got:\n%s", strings.Join(hist, "\n"))
 	}
@@ -296,7 +324,7 @@ func TestImageBusyboxListInspectHistory(t *testing.T) {
 // tag adds a name, rmi of one of several names untags, rmi by ID of an image
 // with several names needs -f and then deletes the image and its layer.
 func TestImageTagAndRemove(t *testing.T) {
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	id := imgBusybox(t, g)
 	short := strings.TrimPrefix(id, "sha256:")[:12]
 	layers := imgLayerDirs(t, g)
@@ -304,8 +332,8 @@ func TestImageTagAndRemove(t *testing.T) {
 		t.Fatalf("snapshots/layers = %q, want one layer", layers)
 	}
 
-	g.Must("tag", "busybox", "mine:1")
-	lines := imgLines(g.Must("images"))
+	g.MustGantry("tag", "busybox", "mine:1")
+	lines := imgLines(g.MustGantry("images"))
 	if len(lines) != 3 {
 		t.Fatalf("images after tag: want header and two rows:\n%s", strings.Join(lines, "\n"))
 	}
@@ -314,14 +342,14 @@ func TestImageTagAndRemove(t *testing.T) {
 			t.Errorf("images after tag: no row matching %s:\n%s", want, strings.Join(lines, "\n"))
 		}
 	}
-	if q := imgLines(g.Must("images", "-q")); len(q) != 1 {
+	if q := imgLines(g.MustGantry("images", "-q")); len(q) != 1 {
 		t.Errorf("images -q lists an image once, got %q", q)
 	}
 	if tags := imgInspectOne(t, g, "mine:1").RepoTags; !slices.Equal(tags, []string{"busybox:latest", "mine:1"}) {
 		t.Errorf("inspect mine:1 RepoTags = %q", tags)
 	}
 
-	out := g.Must("rmi", "mine:1")
+	out := g.MustGantry("rmi", "mine:1")
 	if strings.TrimSpace(out) != "Untagged: mine:1" {
 		t.Errorf("rmi mine:1 printed %q, want only \"Untagged: mine:1\"", out)
 	}
@@ -332,8 +360,8 @@ func TestImageTagAndRemove(t *testing.T) {
 		t.Errorf("untagging removed the layer: %q", got)
 	}
 
-	g.Must("image", "tag", "busybox", "mine:1")
-	res := g.Run("rmi", short)
+	g.MustGantry("image", "tag", "busybox", "mine:1")
+	res := g.Gantry("rmi", short)
 	if res.Code == 0 {
 		t.Fatalf("rmi %s with two names succeeded without -f: %s", short, res.Stdout)
 	}
@@ -344,7 +372,7 @@ func TestImageTagAndRemove(t *testing.T) {
 		t.Errorf("refused rmi changed images: %q", l)
 	}
 
-	out = g.Must("image", "rm", "-f", short)
+	out = g.MustGantry("image", "rm", "-f", short)
 	if !slices.Contains(imgLines(out), "Deleted: "+id) {
 		t.Errorf("rmi -f %s printed:\n%s\nwant \"Deleted: %s\"", short, out, id)
 	}
@@ -353,7 +381,7 @@ func TestImageTagAndRemove(t *testing.T) {
 			t.Errorf("rmi -f %s did not print \"Untagged: %s\":\n%s", short, name, out)
 		}
 	}
-	if l := imgLines(g.Must("images", "-q")); len(l) != 0 {
+	if l := imgLines(g.MustGantry("images", "-q")); len(l) != 0 {
 		t.Errorf("images after rmi -f: %q", l)
 	}
 	if got := imgLayerDirs(t, g); len(got) != 0 {
@@ -398,7 +426,7 @@ func imgTar(t *testing.T) []byte {
 // import makes a one-layer image from a tar on stdin or in a file, plain or
 // gzip-compressed, with --change applied to its config.
 func TestImageImport(t *testing.T) {
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	data := imgTar(t)
 
 	res := imgRunIn(t, g, bytes.NewReader(data), "import", "-", "myimp:1", "-c", `CMD ["/bin/true"]`, "-c", "ENV A=b")
@@ -441,7 +469,7 @@ func TestImageImport(t *testing.T) {
 	if err := os.WriteFile(file, gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gzID := strings.TrimSpace(g.Must("import", "-m", "from gzip", file, "myimp:gz"))
+	gzID := strings.TrimSpace(g.MustGantry("import", "-m", "from gzip", file, "myimp:gz"))
 	gzInfo := imgInspectOne(t, g, "myimp:gz")
 	if gzInfo.ID != gzID {
 		t.Errorf("inspect myimp:gz Id = %s, import printed %s", gzInfo.ID, gzID)

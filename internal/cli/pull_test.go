@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -229,13 +228,13 @@ func imgSlowBlobs(chunk int, pause time.Duration, sent *atomic.Int64, slow *atom
 // same image, with Docker's progress lines; pushing and pulling again does
 // no work.
 func TestImagePushPullRoundTrip(t *testing.T) {
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	host := fixture.DistributionRegistry(t)
 	ref := host + "/test/bb:1"
 	id := imgBusybox(t, g)
-	g.Must("tag", "busybox", ref)
+	g.MustGantry("tag", "busybox", ref)
 
-	out := g.Must("push", ref)
+	out := g.MustGantry("push", ref)
 	if !strings.Contains(out, ": Pushed") {
 		t.Errorf("push output has no Pushed layer:\n%s", out)
 	}
@@ -245,7 +244,7 @@ func TestImagePushPullRoundTrip(t *testing.T) {
 	}
 	pushed := m[1]
 
-	out = g.Must("push", ref)
+	out = g.MustGantry("push", ref)
 	if !strings.Contains(out, ": Layer already exists") || strings.Contains(out, ": Pushed") {
 		t.Errorf("second push: want \"Layer already exists\" and nothing pushed:\n%s", out)
 	}
@@ -253,18 +252,18 @@ func TestImagePushPullRoundTrip(t *testing.T) {
 		t.Errorf("second push gives another digest than %s:\n%s", pushed, out)
 	}
 
-	out = g.Must("rmi", "-f", id)
+	out = g.MustGantry("rmi", "-f", id)
 	if !strings.Contains(out, "Deleted: "+id) {
 		t.Fatalf("rmi -f %s:\n%s", id, out)
 	}
-	if l := imgLines(g.Must("images", "-q", "-a")); len(l) != 0 {
+	if l := imgLines(g.MustGantry("images", "-q", "-a")); len(l) != 0 {
 		t.Fatalf("images after rmi: %q", l)
 	}
 	if d := imgLayerDirs(t, g); len(d) != 0 {
 		t.Fatalf("layers left after rmi: %q", d)
 	}
 
-	out = g.Must("pull", ref)
+	out = g.MustGantry("pull", ref)
 	lines := imgLines(out)
 	for _, want := range []string{": Pulling fs layer", ": Pull complete", "Digest: " + pushed, "Status: Downloaded newer image for " + ref} {
 		if !strings.Contains(out, want) {
@@ -285,11 +284,11 @@ func TestImagePushPullRoundTrip(t *testing.T) {
 		t.Errorf("images after pull = %q", l)
 	}
 
-	out = g.Must("pull", ref)
+	out = g.MustGantry("pull", ref)
 	if !strings.Contains(out, "Status: Image is up to date for "+ref) || strings.Contains(out, "Pulling fs layer") {
 		t.Errorf("second pull: want \"Status: Image is up to date\" and no download:\n%s", out)
 	}
-	if q := strings.TrimSpace(g.Must("pull", "-q", ref)); q != ref {
+	if q := strings.TrimSpace(g.MustGantry("pull", "-q", ref)); q != ref {
 		t.Errorf("pull -q printed %q, want only %s", q, ref)
 	}
 	imgCheckClean(t, g)
@@ -302,7 +301,7 @@ func TestImageMultiLayerAndSkopeo(t *testing.T) {
 	if _, err := exec.LookPath("skopeo"); err != nil {
 		t.Fatalf("skopeo is not installed (make deps installs it): %v", err)
 	}
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	host := imgMemRegistry(t, nil)
 	img, err := random.Image(64<<10, 4)
 	if err != nil {
@@ -312,7 +311,7 @@ func TestImageMultiLayerAndSkopeo(t *testing.T) {
 	id, manifest, diffIDs := imgIDs(t, img)
 
 	src := host + "/multi/src:1"
-	out := g.Must("pull", src)
+	out := g.MustGantry("pull", src)
 	if n := strings.Count(out, ": Pull complete"); n != 4 {
 		t.Errorf("pull: %d layers complete, want 4:\n%s", n, out)
 	}
@@ -331,8 +330,8 @@ func TestImageMultiLayerAndSkopeo(t *testing.T) {
 	}
 
 	dst := host + "/multi/dst:1"
-	g.Must("tag", src, dst)
-	out = g.Must("push", dst)
+	g.MustGantry("tag", src, dst)
+	out = g.MustGantry("push", dst)
 	reused := strings.Count(out, ": Mounted from") + strings.Count(out, ": Layer already exists")
 	if reused != 4 || strings.Contains(out, ": Pushed") {
 		t.Errorf("push to another repository: want the 4 layers mounted or already there, none uploaded:\n%s", out)
@@ -358,7 +357,7 @@ func TestImageMultiLayerAndSkopeo(t *testing.T) {
 	// skopeo → gantry
 	other := host + "/multi/other:1"
 	imgSkopeo(t, "copy", "--dest-tls-verify=false", "oci:"+oci+":t", "docker://"+other)
-	out = g.Must("pull", other)
+	out = g.MustGantry("pull", other)
 	if !strings.Contains(out, "Status: ") {
 		t.Errorf("pull of skopeo's copy:\n%s", out)
 	}
@@ -404,14 +403,14 @@ func TestImageConcurrentPullsShareBase(t *testing.T) {
 	_, _, diffA := imgIDs(t, a)
 	_, _, diffB := imgIDs(t, b)
 
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	var wg sync.WaitGroup
 	results := make([]fixture.Result, 2)
 	for i, ref := range []string{host + "/shared/a:1", host + "/shared/b:1"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = g.Run("pull", ref)
+			results[i] = g.Gantry("pull", ref)
 		}()
 	}
 	wg.Wait()
@@ -489,17 +488,17 @@ func TestImagePullResumesInterruptedLayer(t *testing.T) {
 	id, _, _ := imgIDs(t, img)
 	ref := host + "/resume/img:1"
 
-	g := fixture.NewGantry(t)
-	res := g.Run("pull", ref)
+	g := fixture.NewDaemon(t)
+	res := g.Gantry("pull", ref)
 	imgFails(t, "interrupted pull", res, "connection closed", "unexpected EOF", "connection reset")
 	if !strings.Contains(res.Stderr, "resume/img") {
 		t.Errorf("interrupted pull: error %q does not name the image", res.Stderr)
 	}
-	if l := imgLines(g.Must("images", "-q")); len(l) != 0 {
+	if l := imgLines(g.MustGantry("images", "-q")); len(l) != 0 {
 		t.Errorf("images after the interrupted pull: %q", l)
 	}
 
-	out := g.Must("pull", ref)
+	out := g.MustGantry("pull", ref)
 	if !strings.Contains(out, "Status: Downloaded newer image for "+ref) {
 		t.Errorf("second pull:\n%s", out)
 	}
@@ -524,8 +523,9 @@ func TestImagePullResumesInterruptedLayer(t *testing.T) {
 	imgCheckClean(t, g)
 }
 
-// kill -9 in the middle of a pull leaves a data root that checks clean and a
-// pull that completes.
+// kill -9 of the daemon in the middle of a pull leaves a data root that
+// checks clean and a pull that completes; the client says the daemon went
+// away.
 func TestImagePullKilled(t *testing.T) {
 	var sent atomic.Int64
 	var slow atomic.Bool
@@ -536,8 +536,8 @@ func TestImagePullKilled(t *testing.T) {
 	id, _, _ := imgIDs(t, img)
 	ref := host + "/kill/img:1"
 
-	g := fixture.NewGantry(t)
-	cmd := g.Command("pull", ref)
+	g := fixture.NewDaemon(t)
+	cmd := g.GantryCommand("pull", ref)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -552,23 +552,25 @@ func TestImagePullKilled(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("the pull did not get going in 20s:\n%s", out.String())
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	g.Kill()
 	err := cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("the pull ended before the kill (%v):\n%s", err, out.String())
+	if err == nil {
+		t.Fatalf("the pull succeeded although its daemon was killed:\n%s", out.String())
+	}
+	if last := imgLines(out.String()); len(last) == 0 || !strings.HasPrefix(last[len(last)-1], "gantry: ") {
+		t.Errorf("the pull whose daemon was killed does not end with one error line:\n%s", out.String())
 	}
 	slow.Store(false)
 
-	res := g.Run("system", "check")
+	res := g.Gantry("system", "check")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "no problems found") {
 		t.Errorf("system check after kill -9: exit %d\nstdout: %s\nstderr: %s", res.Code, res.Stdout, res.Stderr)
 	}
-	if l := imgLines(g.Must("images", "-q")); len(l) != 0 {
+	g.Start()
+	if l := imgLines(g.MustGantry("images", "-q")); len(l) != 0 {
 		t.Errorf("images lists the killed pull's image: %q", l)
 	}
-	pull := g.Must("pull", ref)
+	pull := g.MustGantry("pull", ref)
 	if !strings.Contains(pull, "Status: Downloaded newer image for "+ref) {
 		t.Errorf("pull after kill -9:\n%s", pull)
 	}

@@ -13,14 +13,14 @@ import (
 // loads it back as the same image, and skopeo (and docker, when a daemon
 // runs here) read it.
 func TestImageSaveLoad(t *testing.T) {
-	g := fixture.NewGantry(t)
+	g := fixture.NewDaemon(t)
 	id := imgBusybox(t, g)
-	g.Must("tag", "busybox", "mine:2")
+	g.MustGantry("tag", "busybox", "mine:2")
 	file := filepath.Join(t.TempDir(), "images.tar")
-	g.Must("save", "-o", file, "busybox", "mine:2")
+	g.MustGantry("save", "-o", file, "busybox", "mine:2")
 
-	g2 := fixture.NewGantry(t)
-	out := g2.Must("load", "-i", file)
+	g2 := fixture.NewDaemon(t)
+	out := g2.MustGantry("load", "-i", file)
 	if !strings.Contains(out, "Loaded image: busybox:latest") || !strings.Contains(out, "Loaded image: mine:2") {
 		t.Fatalf("load output:\n%s", out)
 	}
@@ -36,7 +36,7 @@ func TestImageSaveLoad(t *testing.T) {
 	// skopeo's own docker-archive loads into gantry
 	other := filepath.Join(t.TempDir(), "skopeo.tar")
 	imgSkopeo(t, "copy", "docker-archive:"+file+":busybox:latest", "docker-archive:"+other+":from/skopeo:1")
-	if out := g2.Must("load", "-i", other); !strings.Contains(out, "Loaded image: from/skopeo:1") {
+	if out := g2.MustGantry("load", "-i", other); !strings.Contains(out, "Loaded image: from/skopeo:1") {
 		t.Errorf("load of skopeo's archive:\n%s", out)
 	}
 	if exec.Command("docker", "info").Run() == nil {
@@ -45,7 +45,7 @@ func TestImageSaveLoad(t *testing.T) {
 		}
 	}
 	// a broken archive is refused in one line and leaves nothing
-	res := g2.Run("load", "-i", "/etc/hostname")
+	res := g2.Gantry("load", "-i", "/etc/hostname")
 	if res.Code == 0 || !strings.HasPrefix(res.Stderr, "gantry: ") || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
 		t.Errorf("load of a non-archive: exit %d %q", res.Code, res.Stderr)
 	}

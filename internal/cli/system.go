@@ -4,17 +4,22 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-dev/gantry/internal/image"
 )
 
-func newSystemCommand(g *imageGlobals) *cobra.Command {
+func newSystemCommand() *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "Manage gantry"}
 	var repair bool
+	var dataRoot string
 	check := &cobra.Command{
 		Use:   "check [OPTIONS]",
 		Short: "Check the data root for damage a crash or a disk error left; --repair removes what is broken",
-		Args:  cobra.NoArgs,
+		Long: "Check the data root for damage a crash or a disk error left; --repair removes what is broken.\n" +
+			"It opens the data root itself, not through the daemon: run it with the daemon stopped, or idle.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := g.open(cmd.Context())
+			svc, err := image.Open(cmd.Context(), dataRoot, image.Options{})
 			if err != nil {
 				return err
 			}
@@ -28,7 +33,7 @@ func newSystemCommand(g *imageGlobals) *cobra.Command {
 				fmt.Fprintln(out, p)
 			}
 			if len(problems) == 0 {
-				fmt.Fprintf(out, "%s: no problems found\n", g.dataRoot)
+				fmt.Fprintf(out, "%s: no problems found\n", dataRoot)
 				return nil
 			}
 			if repair {
@@ -40,6 +45,7 @@ func newSystemCommand(g *imageGlobals) *cobra.Command {
 		},
 	}
 	check.Flags().BoolVar(&repair, "repair", false, "remove what is broken so that it can be pulled again")
+	check.Flags().StringVar(&dataRoot, "data-root", envOr("GANTRY_DATA_ROOT", "/var/lib/gantry"), "root directory of persistent gantry state")
 	system.AddCommand(check)
 	return system
 }

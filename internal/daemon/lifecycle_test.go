@@ -83,8 +83,8 @@ func TestDockerLifecycle(t *testing.T) {
 func TestDockerRunTTY(t *testing.T) {
 	d := fixture.NewDaemon(t)
 	d.Busybox()
-	out, code := runInPTY(t, d.DockerCommand("run", "-it", "--rm", "busybox", "sh", "-c", "tty; exit 5"), "")
-	if code != 5 || !strings.Contains(out, "/dev/pts/0") {
+	out, code := runInPTY(t, d.DockerCommand("run", "-it", "--rm", "busybox", "sh", "-c", "tty; stty size; exit 5"), "")
+	if code != 5 || !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "24 80") {
 		t.Fatalf("exit %d, output %q", code, out)
 	}
 	out, code = runInPTY(t, d.DockerCommand("run", "-it", "--rm", "busybox", "sh"), "echo in-$((40+2))\rexit 9\r")

@@ -78,7 +78,8 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]image.Summary, 
 			Created:     img.Created.Unix(),
 			Size:        img.Size,
 			Labels:      img.Labels,
-			Containers:  -1,
+			Containers:  -1, // not counted, as Docker's answer without ?shared-size
+			SharedSize:  -1,
 		}
 		if sum.RepoTags == nil {
 			sum.RepoTags = []string{}
@@ -329,9 +330,17 @@ func (s *Service) Tag(ctx context.Context, source, target string) error {
 	})
 }
 
-// InUse tells whether containers use an image; the container service
-// provides it. Until then nothing is in use.
-type InUse func(id digest.Digest) bool
+// InUse tells whether a container uses an image and names one that does;
+// the container service provides it. Without it nothing is in use.
+type InUse func(id digest.Digest) (containerID string, used bool)
+
+// usedBy asks inUse about id.
+func (inUse InUse) usedBy(id digest.Digest) (string, bool) {
+	if inUse == nil {
+		return "", false
+	}
+	return inUse(id)
+}
 
 // Remove untags or deletes an image as `docker rmi` does: a name that is one
 // of several only loses that name; the last name, or an ID, deletes the
@@ -366,11 +375,16 @@ func (s *Service) remove(ctx context.Context, name string, force bool, inUse InU
 			return tx.DeleteName(ref.String())
 		}
 		if !byName && len(names) > 1 && !force {
-			return errdefs.Conflict("unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(img.ID))
+			return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(img.ID))
 		}
-		if inUse != nil && inUse(img.ID) {
-			if !force {
-				return errdefs.Conflict("unable to delete %s (must be forced) - image is being used by a container", shortID(img.ID))
+		if ctr, used := inUse.usedBy(img.ID); used {
+			// Docker's words: by its last name, the name is what would be
+			// lost; by ID, the image.
+			switch {
+			case !force && byName:
+				return errdefs.Conflict("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", name, shortContainerID(ctr), shortID(img.ID))
+			case !force:
+				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is being used by container %s", shortID(img.ID), shortContainerID(ctr))
 			}
 			// As Docker: forced, an image in use loses its names but stays,
 			// with its layers, for the containers built on it.
@@ -443,6 +457,14 @@ func (s *Service) removeLayers(ctx context.Context, layers []digest.Digest) {
 	for _, l := range layers {
 		_ = s.snaps.RemoveLayer(ctx, l)
 	}
+}
+
+// shortContainerID is the 12-character form Docker shows of a container ID.
+func shortContainerID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func contains(list []string, v string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/image"
@@ -14,11 +15,26 @@ import (
 
 // PruneOptions select what `image prune` removes: dangling images (no
 // name), or with All every image no container uses; Until keeps images
-// created after it.
+// created after it; Labels and NotLabels ("key" or "key=value") are
+// Docker's label and label! filters.
 type PruneOptions struct {
-	All   bool
-	Until time.Time
-	InUse InUse
+	All       bool
+	Until     time.Time
+	Labels    []string // only images with every one of these labels
+	NotLabels []string // keep images with every one of these labels
+	InUse     InUse
+}
+
+// matchLabels reports whether labels hold every "key" or "key=value" of list.
+func matchLabels(list []string, labels map[string]string) bool {
+	for _, l := range list {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || (hasV && got != v) {
+			return false
+		}
+	}
+	return true
 }
 
 // Prune removes unused images, then the layers and blobs nothing refers to.
@@ -46,7 +62,10 @@ func (s *Service) Prune(ctx context.Context, opts PruneOptions) ([]image.DeleteR
 			if !opts.Until.IsZero() && img.Created.After(opts.Until) {
 				continue
 			}
-			if opts.InUse != nil && opts.InUse(img.ID) {
+			if !matchLabels(opts.Labels, img.Labels) || (len(opts.NotLabels) > 0 && matchLabels(opts.NotLabels, img.Labels)) {
+				continue
+			}
+			if _, used := opts.InUse.usedBy(img.ID); used {
 				continue
 			}
 			victims = append(victims, img)

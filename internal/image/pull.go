@@ -28,6 +28,9 @@ import (
 type PullOptions struct {
 	Platform *ocispec.Platform
 	Progress ProgressFunc
+	// Credentials, when set, replace the registry client's own (the
+	// daemon's request's X-Registry-Auth).
+	Credentials *registry.Credentials
 }
 
 // PullResult says what a pull did.
@@ -50,6 +53,9 @@ func (s *Service) Pull(ctx context.Context, name string, opts PullOptions) (*Pul
 	ref, err := registry.ParseReference(name)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Credentials != nil {
+		ctx = registry.WithRequestCredentials(ctx, *opts.Credentials)
 	}
 	res, err := s.pull(ctx, ref, opts)
 	if err != nil {

@@ -29,6 +29,9 @@ const (
 // PushOptions tune a push.
 type PushOptions struct {
 	Progress ProgressFunc
+	// Credentials, when set, replace the registry client's own (the
+	// daemon's request's X-Registry-Auth).
+	Credentials *registry.Credentials
 }
 
 // PushResult says what was pushed.
@@ -47,6 +50,9 @@ func (s *Service) Push(ctx context.Context, name string, opts PushOptions) (*Pus
 	ref, err := registry.ParseReference(name)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Credentials != nil {
+		ctx = registry.WithRequestCredentials(ctx, *opts.Credentials)
 	}
 	res, err := s.push(ctx, ref, opts)
 	if err != nil {

@@ -56,6 +56,46 @@ func (c *Client) credentials(domain string) (authn.AuthConfig, error) {
 	}, nil
 }
 
+type requestCredentialsKey struct{}
+
+// WithRequestCredentials makes the registry calls made with ctx use creds
+// in place of the client's own (fixed ones or the config directory's). The
+// daemon gets them per request from its client, in the Engine API's
+// X-Registry-Auth header; empty credentials are anonymous, as in Docker,
+// whose daemon never reads a config file.
+func WithRequestCredentials(ctx context.Context, creds Credentials) context.Context {
+	return context.WithValue(ctx, requestCredentialsKey{}, creds)
+}
+
+// credentialsFor is credentials, unless ctx carries a request's own.
+func (c *Client) credentialsFor(ctx context.Context, domain string) (authn.AuthConfig, error) {
+	if creds, ok := ctx.Value(requestCredentialsKey{}).(Credentials); ok {
+		return authn.AuthConfig{
+			Username:      creds.Username,
+			Password:      creds.Password,
+			IdentityToken: creds.IdentityToken,
+			RegistryToken: creds.RegistryToken,
+		}, nil
+	}
+	return c.credentials(domain)
+}
+
+// StoredCredentials are the credentials the config directory holds for a
+// registry domain (empty when none): what a client sends the daemon.
+func (c *Client) StoredCredentials(domain string) (Credentials, error) {
+	ac, err := c.credentials(domain)
+	if err != nil {
+		return Credentials{}, err
+	}
+	creds := Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}
+	if creds.Username == "" && ac.Auth != "" {
+		if raw, err := base64.StdEncoding.DecodeString(ac.Auth); err == nil {
+			creds.Username, creds.Password, _ = strings.Cut(string(raw), ":")
+		}
+	}
+	return creds, nil
+}
+
 // serverDomain reads a login server as people write it ("", "docker.io",
 // "https://index.docker.io/v1/", "http://127.0.0.1:5000/") into a domain.
 func serverDomain(server string) (string, error) {
@@ -82,6 +122,16 @@ func serverDomain(server string) (string, error) {
 // directory: in the credential helper config.json names for the registry,
 // else in config.json's "auths", keeping the file's other content.
 func (c *Client) Login(ctx context.Context, server, user, password string) error {
+	if err := c.CheckLogin(ctx, server, user, password); err != nil {
+		return err
+	}
+	return c.StoreLogin(server, user, password)
+}
+
+// CheckLogin checks user and password against the registry (GET /v2/ with
+// basic auth, following a token challenge) and stores nothing: the daemon's
+// POST /auth, whose client keeps the credentials.
+func (c *Client) CheckLogin(ctx context.Context, server, user, password string) error {
 	domain, err := serverDomain(server)
 	if err != nil {
 		return err
@@ -112,7 +162,17 @@ func (c *Client) Login(ctx context.Context, server, user, password string) error
 	if resp.StatusCode != http.StatusOK {
 		return o.fail(readStatusError(resp))
 	}
+	return nil
+}
 
+// StoreLogin stores user and password for server in the config directory:
+// in the credential helper config.json names for the registry, else in
+// config.json's "auths", keeping the file's other content.
+func (c *Client) StoreLogin(server, user, password string) error {
+	domain, err := serverDomain(server)
+	if err != nil {
+		return err
+	}
 	err = c.editAuths(domain, func(cf *configFile, helper credentials.Store) error {
 		key := authConfigKey(domain)
 		if helper != nil {

@@ -294,7 +294,7 @@ const maxAuthEntries = 512
 // transport returns an authenticated RoundTripper for domain with the given
 // token scopes, doing the ping and token handshake once per key.
 func (c *Client) transport(ctx context.Context, domain string, scopes []string) (http.RoundTripper, error) {
-	creds, err := c.credentials(domain)
+	creds, err := c.credentialsFor(ctx, domain)
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,7 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 	out.add(c, true, true)
 	if req.Terminal {
 		master := e.proc.Console()
+		setSize(master, uint(req.Width), uint(req.Height))
 		// The master is shared by both directions: dup it for the pump,
 		// which closes what it reads from.
 		readEnd, derr := dupFile(master)

@@ -33,6 +33,8 @@ type Options struct {
 	Terminal    bool          `json:"terminal,omitempty"`
 	OpenStdin   bool          `json:"openStdin,omitempty"`
 	StdinOnce   bool          `json:"stdinOnce,omitempty"`
+	// ConsoleSize is the terminal's size at start: height, width.
+	ConsoleSize [2]uint `json:"consoleSize,omitzero"`
 }
 
 // ConfigName is the file in the shim's directory holding its Options.
@@ -174,6 +176,7 @@ func (s *shim) setup() (net.Listener, error) {
 	s.proc = proc
 	if s.o.Terminal {
 		master := proc.Console()
+		setSize(master, s.o.ConsoleSize[1], s.o.ConsoleSize[0])
 		if s.o.OpenStdin {
 			s.stdin = master
 		}
@@ -320,6 +323,14 @@ func (s *shim) resize(req Request) error {
 		return errdefs.Conflict("the process has no terminal to resize")
 	}
 	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: req.Height, Col: req.Width})
+}
+
+// setSize gives a new terminal its size before the process reads it.
+func setSize(master *os.File, width, height uint) {
+	if master == nil || width == 0 || height == 0 {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(height), Col: uint16(width)})
 }
 
 func reply(c net.Conn, r Response) error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -21,6 +22,7 @@ type execRecord struct {
 	id          string
 	containerID string
 	cfg         container.ExecCreateRequest
+	created     time.Time
 
 	mu       sync.Mutex
 	started  bool
@@ -48,7 +50,7 @@ func (s *Service) ExecCreate(ctx context.Context, ref string, cfg container.Exec
 	default:
 		return "", errdefs.Conflict("container %s is not running", e.rec.ID)
 	}
-	x := &execRecord{id: newID(), containerID: e.rec.ID, cfg: cfg, done: make(chan struct{})}
+	x := &execRecord{id: newID(), containerID: e.rec.ID, cfg: cfg, created: time.Now(), done: make(chan struct{})}
 	e.execs[x.id] = x
 	s.mu.Lock()
 	s.execs[x.id] = x
@@ -99,9 +101,11 @@ func (s *Service) ExecStart(ctx context.Context, id string, detach bool) (stream
 		return nil, false, nil, perr
 	}
 	client := shim.NewClient(s.socketPath(rec.ID))
-	st, pid, err := client.Exec(ctx, shim.Request{
-		ExecID: id, Process: proc, Terminal: x.cfg.Tty, Stdin: x.cfg.AttachStdin && !detach,
-	})
+	req := shim.Request{ExecID: id, Process: proc, Terminal: x.cfg.Tty, Stdin: x.cfg.AttachStdin && !detach}
+	if cs := x.cfg.ConsoleSize; cs != nil {
+		req.Height, req.Width = uint16(cs[0]), uint16(cs[1])
+	}
+	st, pid, err := client.Exec(ctx, req)
 	if err != nil {
 		// Docker reports a program that cannot run in the exec's output
 		// and exit code (126/127), not as a failed request.

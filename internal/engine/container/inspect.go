@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -25,6 +26,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 	for id := range e.execs {
 		execIDs = append(execIDs, id)
 	}
+	slices.SortFunc(execIDs, func(a, b string) int { return e.execs[a].created.Compare(e.execs[b].created) })
 	e.mu.Unlock()
 	dir := s.containerDir(rec.ID)
 	st := rec.State

@@ -145,6 +145,7 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 		Terminal:    rec.Config.Tty,
 		OpenStdin:   rec.Config.OpenStdin,
 		StdinOnce:   rec.Config.StdinOnce,
+		ConsoleSize: rec.HostConfig.ConsoleSize,
 	})
 	s.log.Debug("shim launched", "t", time.Since(t0))
 	if err != nil {
