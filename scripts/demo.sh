@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make demo: gantry's runtime end to end on this machine. A busybox bundle is
-# made from the host's static busybox, then a container shows what proves its
-# isolation and limits, and the runc-style lifecycle runs on a second one.
+# make demo: gantry end to end on this machine. A busybox bundle is made from
+# the host's static busybox, then a container shows what proves its isolation
+# and limits, and the runc-style lifecycle runs on a second one. Then the
+# engine: a daemon on the demo's own roots, an image made offline, pushed to
+# and pulled from a registry on loopback, containers run, inspected and
+# removed through gantry's CLI and the real docker CLI.
 # Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,6 +109,23 @@ gi push "127.0.0.1:$port/demo/busybox:1"
 gi rmi busybox "127.0.0.1:$port/demo/busybox:1"
 gi pull "127.0.0.1:$port/demo/busybox:1"
 gi images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}'
+
+step "containers: run, ps, logs, exec, stop, rm (and the real docker CLI against gantry)"
+img="127.0.0.1:$port/demo/busybox:1"
+gi run --rm "$img" sh -c 'echo "hello from $(hostname), pid $$"'
+gi run -d --name web "$img" sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done' >/dev/null
+gi run -d --name worker --memory 64m --cpus 0.5 "$img" sleep 600 >/dev/null
+sleep 0.5
+gi ps
+gi logs --tail 2 web
+gi exec worker sh -c 'echo "exec in $(hostname): memory limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"'
+if command -v docker >/dev/null; then
+  DOCKER_HOST="unix://$work/run/gantry.sock" docker ps --format 'docker ps sees: {{.Names}} ({{.Status}})'
+  DOCKER_HOST="unix://$work/run/gantry.sock" docker run --rm "$img" echo "docker run through gantry"
+fi
+gi stop -t 1 web worker >/dev/null
+gi ps -a --format 'table {{.Names}}\t{{.Status}}'
+gi rm web worker >/dev/null
 gi save -o "$work/images.tar" "127.0.0.1:$port/demo/busybox:1" && echo "saved: $(du -h "$work/images.tar" | cut -f1) in Docker's archive format"
 gi image prune -af
 "$G" system check --data-root "$work/data"
