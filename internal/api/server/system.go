@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -250,4 +251,40 @@ func matchEvent(m eventtypes.Message, f map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// backingFS names the filesystem under the data root, as Docker reports it.
+func backingFS(dir string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return "unknown"
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC:
+		return "extfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("0x%x", st.Type)
+}
+
+func fileIs(path, want string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.TrimSpace(string(data)) == want
+}
+
+// swapLimit tells whether memory+swap can be limited: v2 always, v1 with
+// the memsw files.
+func swapLimit(cgroupVersion string) bool {
+	if cgroupVersion == "2" {
+		return true
+	}
+	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+	return err == nil
 }
