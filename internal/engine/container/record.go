@@ -12,6 +12,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/gantry-dev/gantry/internal/atomicfile"
 )
 
 // Record is what gantry keeps about a container, in
@@ -75,7 +77,7 @@ func save(dir string, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, recordFile), data, 0o600)
+	return atomicfile.Write(filepath.Join(dir, recordFile), data, 0o600)
 }
 
 func load(dir string) (Record, error) {
@@ -86,26 +88,4 @@ func load(dir string) (Record, error) {
 	}
 	err = json.Unmarshal(data, &rec)
 	return rec, err
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -39,37 +39,24 @@ func (s *Service) Wait(ctx context.Context, ref string, condition container.Wait
 		return e.rec.State.ExitCode
 	}
 	go func() {
-		switch condition {
-		case container.WaitConditionRemoved:
-			select {
-			case <-removed:
-				out <- WaitResult{ExitCode: exitCode()}
-			case <-ctx.Done():
-				out <- WaitResult{Err: ctx.Err()}
-			}
-		case container.WaitConditionNextExit:
-			select {
-			case <-exited:
-				out <- WaitResult{ExitCode: exitCode()}
-			case <-removed:
-				out <- WaitResult{ExitCode: exitCode()}
-			case <-ctx.Done():
-				out <- WaitResult{Err: ctx.Err()}
-			}
-		default:
-			if !running {
-				out <- WaitResult{ExitCode: code}
-				return
-			}
-			select {
-			case <-exited:
-				out <- WaitResult{ExitCode: exitCode()}
-			case <-removed:
-				out <- WaitResult{ExitCode: exitCode()}
-			case <-ctx.Done():
-				out <- WaitResult{Err: ctx.Err()}
-			}
+		var until <-chan struct{}
+		switch {
+		case condition == container.WaitConditionRemoved:
+			until = removed
+		case condition == container.WaitConditionNextExit || running:
+			until = exited
+		default: // not running already
+			out <- WaitResult{ExitCode: code}
+			return
 		}
+		select {
+		case <-until:
+		case <-removed:
+		case <-ctx.Done():
+			out <- WaitResult{Err: ctx.Err()}
+			return
+		}
+		out <- WaitResult{ExitCode: exitCode()}
 	}()
 	return out, nil
 }
