@@ -8,11 +8,13 @@
 # then gantry's own memory: the daemon idle, and one shim per running
 # container (RSS, and the private memory each one adds).
 # Needs ../shared/bench/peers.sh to have run (docker, podman, busybox.tar).
-# Usage: bench/engine.sh [-r RUNS] [-w WORKLOAD]...
+# Usage: bench/engine.sh [-r RUNS] [-w WORKLOAD]...   (default: -w run -w detach -w exec -w ps50)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 W=${PEERS_DIR:-/var/tmp/gantry-peers}
-args=("$@"); [ ${#args[@]} -gt 0 ] || args=(-w run -w detach -w exec -w ps50)
+args=("$@")
+# this issue's workloads unless some are named
+case " $* " in *" -w "*) ;; *) args+=(-w run -w detach -w exec -w ps50);; esac
 G=$PWD/bin/gantry
 [ -x "$G" ] || make build >/dev/null
 tmp=$(mktemp -d /var/tmp/gantry-bench-engine.XXXXXX)

@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	// The nsenter constructor runs in C before the Go runtime when the binary
 	// is started as a container's init; it must be linked into the binary.
@@ -21,6 +22,9 @@ import (
 func main() {
 	// The container's init: nothing else may run before it, and it never returns.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
+		// The init lives for milliseconds before it execs the program: a
+		// garbage collection would only cost time.
+		debug.SetGCPercent(-1)
 		libcontainer.Init()
 	}
 	// --init: the container's PID 1, bind-mounted as /sbin/docker-init.

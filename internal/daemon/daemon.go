@@ -66,6 +66,8 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return err
 	}
 	defer images.Close()
+	// Removals answer once the container is gone from sight.
+	images.Snapshots().DeleteInBackground()
 	bus := events.New()
 	containers, err := container.Open(ctx, container.Config{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, ShimExe: exe,

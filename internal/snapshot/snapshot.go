@@ -42,6 +42,9 @@ type Snapshotter struct {
 	tmp     string   // this process's staging directory, made on first use
 	tmpLock *os.File // held for the Snapshotter's life
 	tmpErr  error
+
+	background bool           // see DeleteInBackground
+	deleting   sync.WaitGroup // deletions still running
 }
 
 // New opens the snapshot root, creating it, and clears the staging a dead
@@ -117,6 +120,7 @@ func clearDeadStaging(dir string) {
 
 // Close removes this process's staging directory.
 func (s *Snapshotter) Close() error {
+	s.deleting.Wait()
 	if s.tmp == "" {
 		return nil
 	}
@@ -449,5 +453,19 @@ func (s *Snapshotter) discard(dir string) error {
 	if err := os.Rename(dir, filepath.Join(trash, "x")); err != nil {
 		return err
 	}
+	if s.background {
+		// Gone for every reader already; the files can go at leisure.
+		s.deleting.Add(1)
+		go func() {
+			defer s.deleting.Done()
+			_ = os.RemoveAll(trash)
+		}()
+		return nil
+	}
 	return os.RemoveAll(trash)
 }
+
+// DeleteInBackground makes removals return once the snapshot is out of
+// sight, its files deleted afterwards, for a daemon whose removals are on
+// a user's critical path. Close waits for them.
+func (s *Snapshotter) DeleteInBackground() { s.background = true }

@@ -3,12 +3,17 @@ package container
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
+
+// removedPrefix names a removed container's directory until its files are
+// deleted.
+const removedPrefix = ".removed-"
 
 // RemoveOptions are DELETE /containers/{id}'s flags.
 type RemoveOptions struct {
@@ -55,17 +60,22 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	if e.rec.State.Running() {
 		return errdefs.Conflict("container %s started again while being removed", e.rec.ID)
 	}
-	e.rec.State.Status = container.StateRemoving
-	_ = s.persist(e)
-	if err := s.snaps.Remove(ctx, e.rec.ID); err != nil && !errdefsIs(err, errdefs.ErrNotFound) {
-		e.rec.State.Status = container.StateDead
-		_ = s.persist(e)
+	// The record goes first, by one rename: a crash from here on leaves
+	// no container, only files the next start deletes. The writable layer
+	// and the files then go, the bulk of it in the background.
+	trash := filepath.Join(s.dir, removedPrefix+e.rec.ID)
+	if err := os.Rename(s.containerDir(e.rec.ID), trash); err != nil {
 		return err
+	}
+	if err := s.snaps.Remove(ctx, e.rec.ID); err != nil && !errdefsIs(err, errdefs.ErrNotFound) {
+		s.log.Warn("removing a container's writable layer", "id", e.rec.ID, "err", err)
 	}
 	_ = os.RemoveAll(s.bundleDir(e.rec.ID))
-	if err := os.RemoveAll(s.containerDir(e.rec.ID)); err != nil {
-		return err
-	}
+	s.deleting.Add(1)
+	go func() {
+		defer s.deleting.Done()
+		_ = os.RemoveAll(trash)
+	}()
 	s.mu.Lock()
 	delete(s.byID, e.rec.ID)
 	if s.byName[e.rec.Name] == e.rec.ID {

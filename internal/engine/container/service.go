@@ -54,6 +54,8 @@ type Service struct {
 	ctx     context.Context // lives as long as the service: monitors use it
 	stopAll context.CancelFunc
 
+	deleting sync.WaitGroup // removed containers' files being deleted
+
 	mu     sync.RWMutex
 	byID   map[string]*entry
 	byName map[string]string // name → ID
@@ -108,6 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Close() {
 	s.stopAll()
 	s.shims.Close()
+	s.deleting.Wait()
 }
 
 func (s *Service) restore(ctx context.Context) error {
@@ -117,6 +120,11 @@ func (s *Service) restore(ctx context.Context) error {
 	}
 	for _, de := range ents {
 		dir := filepath.Join(s.dir, de.Name())
+		if strings.HasPrefix(de.Name(), removedPrefix) {
+			// Removed before a crash; only its files were left.
+			_ = os.RemoveAll(dir)
+			continue
+		}
 		rec, err := load(dir)
 		if err != nil {
 			// A create that crashed before its record was written.
