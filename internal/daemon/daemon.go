@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -103,6 +104,19 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	for _, l := range listeners {
 		go func() { errc <- hs.Serve(l) }()
 	}
+	// An idle daemon gives back what a burst of work made it take.
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				debug.FreeOSMemory()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	log.Info("gantry daemon serving", "hosts", strings.Join(cfg.Hosts, ","), "data-root", cfg.DataRoot, "version", version)
 	select {
 	case <-ctx.Done():
