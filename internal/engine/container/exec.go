@@ -3,8 +3,10 @@ package container
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,8 +14,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/runtime"
 	"github.com/gantry-dev/gantry/internal/shim"
 )
 
@@ -152,9 +156,19 @@ func (s *Service) ExecStart(ctx context.Context, id string, detach bool) (stream
 // environment plus the exec's, its user unless overridden.
 func (s *Service) execProcess(rec *Record, cfg *container.ExecCreateRequest) (*specProcess, error) {
 	rootfs := filepath.Join(s.bundleDir(rec.ID), "rootfs")
-	spec, err := s.buildSpec(rec, rootfs)
-	if err != nil {
-		return nil, err
+	// The container's own process, as its start wrote it: building the
+	// spec again (seccomp profile and all) would only cost time.
+	var spec specs.Spec
+	data, err := os.ReadFile(filepath.Join(s.bundleDir(rec.ID), runtime.ConfigFile))
+	if err == nil {
+		err = json.Unmarshal(data, &spec)
+	}
+	if err != nil || spec.Process == nil {
+		built, berr := s.buildSpec(rec, rootfs)
+		if berr != nil {
+			return nil, berr
+		}
+		spec = *built
 	}
 	p := spec.Process
 	p.Args = slices.Clone(cfg.Cmd)
