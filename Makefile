@@ -25,6 +25,7 @@ test: deps build
 
 bench: deps build
 	@bench/runtime.sh
+	@if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then bench/engine.sh; else echo "bench/engine.sh and bench/images.sh compare with Docker and Podman: run ../shared/bench/peers.sh first"; fi
 
 clean:
 	rm -rf bin
