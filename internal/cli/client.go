@@ -16,9 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 const (
@@ -32,7 +33,7 @@ const (
 
 // apiClient is the Engine API client and the address it talks to.
 type apiClient struct {
-	*client.Client
+	*apiclient.Client
 	host string
 }
 
@@ -55,15 +56,13 @@ func hostOf(cmd *cobra.Command) (host string, isDefault bool) {
 // one line.
 func newAPIClient(ctx context.Context, cmd *cobra.Command) (*apiClient, error) {
 	host, isDefault := hostOf(cmd)
-	opts := []client.Opt{client.WithHost(host), client.WithUserAgent("gantry/" + Version)}
+	opts := []apiclient.Opt{apiclient.WithHost(host), apiclient.WithUserAgent("gantry/" + Version)}
 	// The version is negotiated (a HEAD /_ping before the first request:
 	// 0.08 ms on a local socket, against 24 ms to start the process), so
 	// that any Docker daemon answers too; DOCKER_API_VERSION fixes it, as
 	// for the docker CLI.
 	if v := os.Getenv("DOCKER_API_VERSION"); v != "" {
-		opts = append(opts, client.WithAPIVersion(v))
-	} else {
-		opts = append(opts, client.WithAPIVersionNegotiation())
+		opts = append(opts, apiclient.WithAPIVersion(v))
 	}
 	if isDefault {
 		// Dial once now: the connection tells whether the daemon runs, and
@@ -82,9 +81,9 @@ func newAPIClient(ctx context.Context, cmd *cobra.Command) (*apiClient, error) {
 		}
 		// With no connection, the first request fails and is reported as
 		// any unreachable daemon is.
-		opts = append(opts, client.WithDialContext(d.DialContext))
+		opts = append(opts, apiclient.WithDialContext(d.DialContext))
 	}
-	c, err := client.New(opts...)
+	c, err := apiclient.New(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -200,10 +199,10 @@ func connError(err error, host string) (line string, ok bool) {
 	if err == nil {
 		return "", false
 	}
-	if errors.Is(err, os.ErrPermission) && (client.IsErrConnectionFailed(err) || isDialError(err)) {
+	if errors.Is(err, os.ErrPermission) && (apiclient.IsErrConnectionFailed(err) || isDialError(err)) {
 		return fmt.Sprintf("permission denied while trying to connect to the gantry daemon socket at %s", host), true
 	}
-	if client.IsErrConnectionFailed(err) || isDialError(err) {
+	if apiclient.IsErrConnectionFailed(err) || isDialError(err) {
 		return fmt.Sprintf("Cannot connect to the gantry daemon at %s. Is the gantry daemon running?", host), true
 	}
 	return "", false

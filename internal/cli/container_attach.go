@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 type startOptions struct {
@@ -50,7 +51,7 @@ func runStart(cmd *cobra.Command, names []string, o *startOptions) error {
 	if !o.attach && !o.interactive {
 		var failed []string
 		for _, name := range names {
-			if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+			if _, err := api.ContainerStart(ctx, name, apiclient.ContainerStartOptions{}); err != nil {
 				if l, ok := connError(err, api.host); ok {
 					fmt.Fprintln(cmd.ErrOrStderr(), l)
 				} else {
@@ -67,7 +68,7 @@ func runStart(cmd *cobra.Command, names []string, o *startOptions) error {
 		return nil
 	}
 
-	info, err := api.ContainerInspect(ctx, names[0], client.ContainerInspectOptions{})
+	info, err := api.ContainerInspect(ctx, names[0], apiclient.ContainerInspectOptions{})
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func runStart(cmd *cobra.Command, names []string, o *startOptions) error {
 	}
 	stdin, stdout, stderr := cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	withStdin := o.interactive && c.Config.OpenStdin
-	resp, err := api.ContainerAttach(ctx, c.ID, client.ContainerAttachOptions{
+	resp, err := api.ContainerAttach(ctx, c.ID, apiclient.ContainerAttachOptions{
 		Stream: true, Stdin: withStdin, Stdout: true, Stderr: true, DetachKeys: o.detachKeys,
 	})
 	if err != nil {
@@ -96,7 +97,7 @@ func runStart(cmd *cobra.Command, names []string, o *startOptions) error {
 	errC := make(chan error, 1)
 	go func() { errC <- s.stream(streamCtx, &resp.HijackedResponse) }()
 	statusC := waitExit(ctx, api, c.ID, c.HostConfig != nil && c.HostConfig.AutoRemove, stderr)
-	if _, err := api.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+	if _, err := api.ContainerStart(ctx, c.ID, apiclient.ContainerStartOptions{}); err != nil {
 		stopProxy()
 		cancel()
 		resp.Close()
@@ -165,8 +166,8 @@ func runAttach(cmd *cobra.Command, name string, o *attachOptions) error {
 		return err
 	}
 	defer api.Close()
-	waitRes := api.ContainerWait(context.WithoutCancel(ctx), name, client.ContainerWaitOptions{})
-	info, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	waitRes := api.ContainerWait(context.WithoutCancel(ctx), name, apiclient.ContainerWaitOptions{})
+	info, err := api.ContainerInspect(ctx, name, apiclient.ContainerInspectOptions{})
 	if err != nil {
 		return err
 	}
@@ -182,14 +183,14 @@ func runAttach(cmd *cobra.Command, name string, o *attachOptions) error {
 	if o.sigProxy && !c.Config.Tty {
 		defer proxySignals(context.WithoutCancel(ctx), api, c.ID)()
 	}
-	resp, err := api.ContainerAttach(ctx, c.ID, client.ContainerAttachOptions{
+	resp, err := api.ContainerAttach(ctx, c.ID, apiclient.ContainerAttachOptions{
 		Stream: true, Stdin: withStdin, Stdout: true, Stderr: true, DetachKeys: o.detachKeys,
 	})
 	if err != nil {
 		return err
 	}
 	defer resp.Close()
-	if again, err := api.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err != nil {
+	if again, err := api.ContainerInspect(ctx, c.ID, apiclient.ContainerInspectOptions{}); err != nil {
 		return err
 	} else if err := attachable(again.Container); err != nil {
 		return err
@@ -211,7 +212,7 @@ func runAttach(cmd *cobra.Command, name string, o *attachOptions) error {
 }
 
 // waitStatus turns a wait's result into the command's exit.
-func waitStatus(res client.ContainerWaitResult) error {
+func waitStatus(res apiclient.ContainerWaitResult) error {
 	select {
 	case r := <-res.Result:
 		if r.Error != nil {

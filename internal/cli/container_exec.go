@@ -5,8 +5,9 @@ import (
 	"errors"
 
 	"github.com/docker/cli/opts"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 type execOptions struct {
@@ -42,8 +43,8 @@ func newExecCommand() *cobra.Command {
 }
 
 // execConfig is the exec create request the flags ask for.
-func (o *execOptions) execConfig(command []string) (client.ExecCreateOptions, error) {
-	c := client.ExecCreateOptions{
+func (o *execOptions) execConfig(command []string) (apiclient.ExecCreateOptions, error) {
+	c := apiclient.ExecCreateOptions{
 		User: o.user, Privileged: o.privileged, TTY: o.tty, Cmd: command, WorkingDir: o.workdir,
 		DetachKeys: o.detachKeys,
 	}
@@ -94,11 +95,11 @@ func runExec(cmd *cobra.Command, name string, command []string, o *execOptions) 
 		return errors.New("exec ID empty")
 	}
 	if o.detach {
-		_, err := api.ExecStart(ctx, created.ID, client.ExecStartOptions{Detach: true, TTY: cfg.TTY, ConsoleSize: cfg.ConsoleSize})
+		_, err := api.ExecStart(ctx, created.ID, apiclient.ExecStartOptions{Detach: true, TTY: cfg.TTY, ConsoleSize: cfg.ConsoleSize})
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	resp, err := api.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: cfg.TTY, ConsoleSize: cfg.ConsoleSize})
+	resp, err := api.ExecAttach(ctx, created.ID, apiclient.ExecAttachOptions{TTY: cfg.TTY, ConsoleSize: cfg.ConsoleSize})
 	if err != nil {
 		return err
 	}
@@ -120,9 +121,9 @@ func runExec(cmd *cobra.Command, name string, command []string, o *execOptions) 
 	if err := <-errC; err != nil {
 		return err
 	}
-	res, err := api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	res, err := api.ExecInspect(ctx, created.ID, apiclient.ExecInspectOptions{})
 	if err != nil {
-		if client.IsErrConnectionFailed(err) {
+		if apiclient.IsErrConnectionFailed(err) {
 			return &exitCode{255}
 		}
 		return err

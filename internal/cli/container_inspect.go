@@ -11,8 +11,9 @@ import (
 	"text/template"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 // getRef fetches one object: its typed value and its JSON as the daemon
@@ -72,7 +73,7 @@ func newContainerInspectCommand() *cobra.Command {
 
 func containerObject(api *apiClient, size bool) getRef {
 	return func(ctx context.Context, ref string) (any, []byte, error) {
-		res, err := api.ContainerInspect(ctx, ref, client.ContainerInspectOptions{Size: size})
+		res, err := api.ContainerInspect(ctx, ref, apiclient.ContainerInspectOptions{Size: size})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -83,7 +84,7 @@ func containerObject(api *apiClient, size bool) getRef {
 func imageObject(api *apiClient) getRef {
 	return func(ctx context.Context, ref string) (any, []byte, error) {
 		var raw bytes.Buffer
-		res, err := api.ImageInspect(ctx, ref, client.ImageInspectWithRawResponse(&raw))
+		res, err := api.ImageInspect(ctx, ref, apiclient.ImageInspectWithRawResponse(&raw))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -93,7 +94,7 @@ func imageObject(api *apiClient) getRef {
 
 func networkObject(api *apiClient) getRef {
 	return func(ctx context.Context, ref string) (any, []byte, error) {
-		res, err := api.NetworkInspect(ctx, ref, client.NetworkInspectOptions{})
+		res, err := api.NetworkInspect(ctx, ref, apiclient.NetworkInspectOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -103,7 +104,7 @@ func networkObject(api *apiClient) getRef {
 
 func volumeObject(api *apiClient) getRef {
 	return func(ctx context.Context, ref string) (any, []byte, error) {
-		res, err := api.VolumeInspect(ctx, ref, client.VolumeInspectOptions{})
+		res, err := api.VolumeInspect(ctx, ref, apiclient.VolumeInspectOptions{})
 		if err != nil {
 			return nil, nil, err
 		}

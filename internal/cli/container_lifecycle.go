@@ -9,8 +9,9 @@ import (
 	"text/tabwriter"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 // withAPI runs a command's body with a client; failures exit 1.
@@ -63,7 +64,7 @@ func newStopCommand() *cobra.Command {
 				return err
 			}
 			return forEach(ctx, cmd, args, func(ctx context.Context, name string) error {
-				_, err := api.ContainerStop(ctx, name, client.ContainerStopOptions{Signal: o.signal, Timeout: timeout})
+				_, err := api.ContainerStop(ctx, name, apiclient.ContainerStopOptions{Signal: o.signal, Timeout: timeout})
 				return err
 			})
 		}),
@@ -86,7 +87,7 @@ func newRestartCommand() *cobra.Command {
 			// One at a time, as the docker CLI does.
 			var errs []error
 			for _, name := range args {
-				if _, err := api.ContainerRestart(ctx, name, client.ContainerRestartOptions{Signal: o.signal, Timeout: timeout}); err != nil {
+				if _, err := api.ContainerRestart(ctx, name, apiclient.ContainerRestartOptions{Signal: o.signal, Timeout: timeout}); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -107,7 +108,7 @@ func newKillCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			return forEach(ctx, cmd, args, func(ctx context.Context, name string) error {
-				_, err := api.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: signal})
+				_, err := api.ContainerKill(ctx, name, apiclient.ContainerKillOptions{Signal: signal})
 				return err
 			})
 		}),
@@ -123,7 +124,7 @@ func newPauseCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			return forEach(ctx, cmd, args, func(ctx context.Context, name string) error {
-				_, err := api.ContainerPause(ctx, name, client.ContainerPauseOptions{})
+				_, err := api.ContainerPause(ctx, name, apiclient.ContainerPauseOptions{})
 				return err
 			})
 		}),
@@ -137,7 +138,7 @@ func newUnpauseCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			return forEach(ctx, cmd, args, func(ctx context.Context, name string) error {
-				_, err := api.ContainerUnpause(ctx, name, client.ContainerUnpauseOptions{})
+				_, err := api.ContainerUnpause(ctx, name, apiclient.ContainerUnpauseOptions{})
 				return err
 			})
 		}),
@@ -161,7 +162,7 @@ func newRmCommand(use string, aliases ...string) *cobra.Command {
 				if name == "" {
 					return errors.New("container name cannot be empty")
 				}
-				_, err := api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{
+				_, err := api.ContainerRemove(ctx, name, apiclient.ContainerRemoveOptions{
 					RemoveVolumes: o.volumes, RemoveLinks: o.links, Force: o.force,
 				})
 				// rm -f of what does not exist is not an error.
@@ -211,7 +212,7 @@ func newWaitCommand() *cobra.Command {
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			var errs []error
 			for _, name := range args {
-				res := api.ContainerWait(ctx, name, client.ContainerWaitOptions{})
+				res := api.ContainerWait(ctx, name, apiclient.ContainerWaitOptions{})
 				select {
 				case r := <-res.Result:
 					fmt.Fprintln(cmd.OutOrStdout(), strconv.FormatInt(r.StatusCode, 10))
@@ -230,8 +231,8 @@ func newRenameCommand() *cobra.Command {
 		Short: "Rename a container",
 		Args:  exactArgs(2),
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
-			if _, err := api.ContainerRename(ctx, args[0], client.ContainerRenameOptions{NewName: args[1]}); err != nil {
-				if client.IsErrConnectionFailed(err) {
+			if _, err := api.ContainerRename(ctx, args[0], apiclient.ContainerRenameOptions{NewName: args[1]}); err != nil {
+				if apiclient.IsErrConnectionFailed(err) {
 					return err
 				}
 				return fmt.Errorf("failed to rename container: %w", err)
@@ -247,7 +248,7 @@ func newTopCommand() *cobra.Command {
 		Short: "Display the running processes of a container",
 		Args:  requiresMinArgs(1),
 		RunE: withAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
-			list, err := api.ContainerTop(ctx, args[0], client.ContainerTopOptions{Arguments: args[1:]})
+			list, err := api.ContainerTop(ctx, args[0], apiclient.ContainerTopOptions{Arguments: args[1:]})
 			if err != nil {
 				return err
 			}

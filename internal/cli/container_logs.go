@@ -5,8 +5,9 @@ import (
 	"io"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 type logsOptions struct {
@@ -37,12 +38,12 @@ func newLogsCommand() *cobra.Command {
 // runLogs streams the container's log: raw with a TTY (one stream), else
 // demultiplexed to stdout and stderr.
 func runLogs(ctx context.Context, cmd *cobra.Command, api *apiClient, name string, o *logsOptions) error {
-	info, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	info, err := api.ContainerInspect(ctx, name, apiclient.ContainerInspectOptions{})
 	if err != nil {
 		return err
 	}
 	c := info.Container
-	rc, err := api.ContainerLogs(ctx, c.ID, client.ContainerLogsOptions{
+	rc, err := api.ContainerLogs(ctx, c.ID, apiclient.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Since: o.since, Until: o.until, Timestamps: o.timestamps,
 		Follow: o.follow, Tail: o.tail, Details: o.details,
 	})

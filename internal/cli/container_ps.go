@@ -18,9 +18,9 @@ import (
 	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 	"github.com/gantry-dev/gantry/internal/registry"
 )
 
@@ -56,8 +56,8 @@ func newPsCommand(use string, aliases ...string) *cobra.Command {
 
 // listOptions is the list request the flags ask for; a --format that
 // shows .Size asks for sizes.
-func (o *psOptions) listOptions(sizeChanged bool) (client.ContainerListOptions, error) {
-	lo := client.ContainerListOptions{All: o.all, Limit: o.last, Size: o.size, Filters: o.filter.Value()}
+func (o *psOptions) listOptions(sizeChanged bool) (apiclient.ContainerListOptions, error) {
+	lo := apiclient.ContainerListOptions{All: o.all, Limit: o.last, Size: o.size, Filters: apiclient.Filters(o.filter.Value())}
 	if o.latest && o.last == -1 {
 		lo.Limit = 1
 	}

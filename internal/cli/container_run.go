@@ -12,10 +12,10 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/registry"
 )
@@ -120,7 +120,7 @@ func createContainer(ctx context.Context, api *apiClient, cmd *cobra.Command, cf
 		}
 	}
 	cfg.HostConfig.ConsoleSize[0], cfg.HostConfig.ConsoleSize[1] = ttySize(cmd.OutOrStdout())
-	req := client.ContainerCreateOptions{
+	req := apiclient.ContainerCreateOptions{
 		Name: o.name, Platform: platform,
 		Config: cfg.Config, HostConfig: cfg.HostConfig, NetworkingConfig: cfg.NetworkingConfig,
 	}
@@ -163,11 +163,15 @@ func isImageID(s string) bool {
 
 // pullImage pulls through the daemon and shows its progress on stderr.
 func pullImage(ctx context.Context, api *apiClient, ref string, p *platform, quiet bool, stderr io.Writer) error {
-	opts := client.ImagePullOptions{}
+	opts := apiclient.ImagePullOptions{}
 	if p != nil {
 		opts.Platforms = append(opts.Platforms, *p)
 	}
-	resp, err := api.ImagePull(ctx, ref, opts)
+	named, err := registry.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	resp, err := api.ImagePull(ctx, named.String(), opts)
 	if err != nil {
 		return err
 	}
@@ -320,7 +324,7 @@ func runRun(cmd *cobra.Command, o *runOptions, co *containerOptions) error {
 	if !attach {
 		// As Docker: the ID first, then whatever start says.
 		fmt.Fprintln(stdout, id)
-		if _, err := api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		if _, err := api.ContainerStart(ctx, id, apiclient.ContainerStartOptions{}); err != nil {
 			return startError(err)
 		}
 		return nil
@@ -330,12 +334,12 @@ func runRun(cmd *cobra.Command, o *runOptions, co *containerOptions) error {
 	defer cancelStream()
 	// Attach and wait are independent; both must be in place before start.
 	type attached struct {
-		resp client.ContainerAttachResult
+		resp apiclient.ContainerAttachResult
 		err  error
 	}
 	attachC := make(chan attached, 1)
 	go func() {
-		resp, err := api.ContainerAttach(streamCtx, id, client.ContainerAttachOptions{
+		resp, err := api.ContainerAttach(streamCtx, id, apiclient.ContainerAttachOptions{
 			Stream: true, Stdin: config.AttachStdin, Stdout: config.AttachStdout, Stderr: config.AttachStderr,
 			DetachKeys: o.detachKeys,
 		})
@@ -363,7 +367,7 @@ func runRun(cmd *cobra.Command, o *runOptions, co *containerOptions) error {
 	errC := make(chan error, 1)
 	go func() { errC <- s.stream(streamCtx, &a.resp.HijackedResponse) }()
 
-	if _, err := api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+	if _, err := api.ContainerStart(ctx, id, apiclient.ContainerStartOptions{}); err != nil {
 		stopProxy() // nothing runs to take signals
 		cancelStream()
 		a.resp.Close()
@@ -422,7 +426,7 @@ func waitExit(ctx context.Context, api *apiClient, id string, removed bool, stde
 	if removed {
 		cond = container.WaitConditionRemoved
 	}
-	res := api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: cond})
+	res := api.ContainerWait(ctx, id, apiclient.ContainerWaitOptions{Condition: cond})
 	out := make(chan int, 1)
 	go func() {
 		select {
@@ -447,7 +451,7 @@ func waitExit(ctx context.Context, api *apiClient, id string, removed bool, stde
 // startError gives a failed create or start Docker's status: 127 when the
 // command was not found, 126 when it could not be invoked, else 125.
 func startError(err error) error {
-	if client.IsErrConnectionFailed(err) || isDialError(err) {
+	if apiclient.IsErrConnectionFailed(err) || isDialError(err) {
 		return err // reported by commandStatus, with the host
 	}
 	return &statusError{startStatus(err), "gantry: " + errorText(err)}

@@ -18,11 +18,11 @@ import (
 	mobyimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	registrytypes "github.com/moby/moby/api/types/registry"
-	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 	"github.com/gantry-dev/gantry/internal/archive"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -170,7 +170,7 @@ func newPullCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := client.ImagePullOptions{}
+			opts := apiclient.ImagePullOptions{}
 			if platformFlag != "" {
 				p, err := parsePlatform(platformFlag)
 				if err != nil {
@@ -235,7 +235,7 @@ func newPushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := api.ImagePush(ctx, ref.String(), client.ImagePushOptions{RegistryAuth: auth})
+			resp, err := api.ImagePush(ctx, ref.String(), apiclient.ImagePushOptions{RegistryAuth: auth})
 			if err != nil {
 				return err
 			}
@@ -265,8 +265,8 @@ type imagesOptions struct {
 }
 
 // filtersOf turns --filter key=value flags into the API's filters.
-func filtersOf(terms []string) (client.Filters, error) {
-	f := client.Filters{}
+func filtersOf(terms []string) (apiclient.Filters, error) {
+	f := apiclient.Filters{}
 	for _, t := range terms {
 		k, v, ok := strings.Cut(t, "=")
 		if !ok {
@@ -293,7 +293,7 @@ func newImagesCommand(use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.ImageList(ctx, client.ImageListOptions{All: o.all, Filters: filters})
+			res, err := api.ImageList(ctx, apiclient.ImageListOptions{All: o.all, Filters: filters})
 			if err != nil {
 				return err
 			}
@@ -406,7 +406,13 @@ func newTagCommand() *cobra.Command {
 			if target.Digest() != "" {
 				return fmt.Errorf("refusing to create a tag with a digest reference: %s", args[1])
 			}
-			_, err = api.ImageTag(ctx, client.ImageTagOptions{Source: args[0], Target: target.String()})
+			// The source as the client checked it: a name or an ID.
+			if !isImageID(args[0]) {
+				if _, err := registry.ParseReference(args[0]); err != nil {
+					return fmt.Errorf("error parsing reference: %q is not a valid repository/tag: %w", args[0], err)
+				}
+			}
+			_, err = api.ImageTag(ctx, apiclient.ImageTagOptions{Source: args[0], Target: target.String()})
 			return err
 		}),
 	}
@@ -421,7 +427,7 @@ func newRmiCommand(use string) *cobra.Command {
 		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
 			failed := false
 			for _, name := range args {
-				res, err := api.ImageRemove(ctx, name, client.ImageRemoveOptions{Force: force, PruneChildren: true})
+				res, err := api.ImageRemove(ctx, name, apiclient.ImageRemoveOptions{Force: force, PruneChildren: true})
 				if err != nil {
 					if _, ok := connError(err, hostOfCmd(cmd)); ok {
 						return err
@@ -460,7 +466,7 @@ func newImageInspectCommand() *cobra.Command {
 			failed := false
 			for _, name := range args {
 				var raw bytes.Buffer
-				if _, err := api.ImageInspect(ctx, name, client.ImageInspectWithRawResponse(&raw)); err != nil {
+				if _, err := api.ImageInspect(ctx, name, apiclient.ImageInspectWithRawResponse(&raw)); err != nil {
 					if _, ok := connError(err, hostOfCmd(cmd)); ok {
 						return err
 					}
@@ -608,8 +614,8 @@ func newHistoryCommand() *cobra.Command {
 
 // importImage sends a root filesystem tar to the daemon (POST
 // /images/create?fromSrc=-) and returns the new image's ID.
-func importImage(ctx context.Context, api *apiClient, in io.Reader, ref string, opts client.ImageImportOptions) (string, error) {
-	body, err := api.ImageImport(ctx, client.ImageImportSource{Source: in, SourceName: "-"}, ref, opts)
+func importImage(ctx context.Context, api *apiClient, in io.Reader, ref string, opts apiclient.ImageImportOptions) (string, error) {
+	body, err := api.ImageImport(ctx, apiclient.ImageImportSource{Source: in, SourceName: "-"}, ref, opts)
 	if err != nil {
 		return "", err
 	}
@@ -648,7 +654,7 @@ func newImportCommand() *cobra.Command {
 				}
 				ref = r.Familiar()
 			}
-			opts := client.ImageImportOptions{Changes: changes, Message: message}
+			opts := apiclient.ImageImportOptions{Changes: changes, Message: message}
 			if platformFlag != "" {
 				p, err := parsePlatform(platformFlag)
 				if err != nil {
@@ -713,7 +719,7 @@ func newBusyboxCommand() *cobra.Command {
 				pw.CloseWithError(archive.Tar(ctx, dir, pw, archive.TarOptions{ClampMtime: time.Unix(0, 0)}))
 			}()
 			defer pr.Close()
-			id, err := importImage(ctx, api, pr, ref.Familiar(), client.ImageImportOptions{
+			id, err := importImage(ctx, api, pr, ref.Familiar(), apiclient.ImageImportOptions{
 				Changes: []string{`CMD ["sh"]`, "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 				Message: "busybox from " + bb,
 			})
@@ -761,7 +767,7 @@ func newLoginCommand() *cobra.Command {
 			}
 			// The daemon checks them (it knows which registries are
 			// insecure); this side keeps them, as docker's CLI does.
-			if _, err := api.RegistryLogin(ctx, client.RegistryLoginOptions{Username: user, Password: password, ServerAddress: server}); err != nil {
+			if _, err := api.RegistryLogin(ctx, apiclient.RegistryLoginOptions{Username: user, Password: password, ServerAddress: server}); err != nil {
 				return err
 			}
 			if err := registry.NewClient(registry.Options{}).StoreLogin(server, user, password); err != nil {
@@ -822,7 +828,7 @@ func newPruneCommand() *cobra.Command {
 					return nil
 				}
 			}
-			res, err := api.ImagePrune(ctx, client.ImagePruneOptions{Filters: filters})
+			res, err := api.ImagePrune(ctx, apiclient.ImagePruneOptions{Filters: filters})
 			if err != nil {
 				return err
 			}
@@ -911,7 +917,7 @@ func newLoadCommand() *cobra.Command {
 			} else if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				return fmt.Errorf("requested load from stdin, but stdin is empty")
 			}
-			body, err := api.ImageLoad(ctx, in, client.ImageLoadWithQuiet(true))
+			body, err := api.ImageLoad(ctx, in, apiclient.ImageLoadWithQuiet(true))
 			if err != nil {
 				return err
 			}

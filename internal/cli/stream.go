@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 // errDetached ends a stream when the user typed the detach keys; its text
@@ -186,7 +187,7 @@ type streams struct {
 // demultiplexed output without a TTY, raw bytes and a raw terminal with
 // one. It returns when the output ends, or when the input ends and there
 // is no output, or on detach (errDetached), or when ctx ends.
-func (s streams) stream(ctx context.Context, resp *client.HijackedResponse) error {
+func (s streams) stream(ctx context.Context, resp *apiclient.HijackedResponse) error {
 	in := s.in
 	restore := func() {}
 	if in != nil && s.tty {
@@ -261,14 +262,14 @@ type resizer func(ctx context.Context, height, width uint) error
 
 func containerResizer(api *apiClient, id string) resizer {
 	return func(ctx context.Context, h, w uint) error {
-		_, err := api.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
+		_, err := api.ContainerResize(ctx, id, apiclient.ContainerResizeOptions{Height: h, Width: w})
 		return err
 	}
 }
 
 func execResizer(api *apiClient, id string) resizer {
 	return func(ctx context.Context, h, w uint) error {
-		_, err := api.ExecResize(ctx, id, client.ExecResizeOptions{Height: h, Width: w})
+		_, err := api.ExecResize(ctx, id, apiclient.ExecResizeOptions{Height: h, Width: w})
 		return err
 	}
 }
@@ -329,7 +330,7 @@ func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) 
 				if name == "" {
 					continue
 				}
-				_, _ = api.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: name})
+				_, _ = api.ContainerKill(ctx, id, apiclient.ContainerKillOptions{Signal: name})
 			case <-done:
 				return
 			}

@@ -14,8 +14,9 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 )
 
 // versionTemplate is docker's `version` layout.
@@ -66,7 +67,7 @@ type clientVersion struct {
 }
 
 type serverVersion struct {
-	Platform      client.PlatformInfo       `json:",omitempty"`
+	Platform      apiclient.PlatformInfo    `json:",omitempty"`
 	Version       string                    `json:"Version"`
 	APIVersion    string                    `json:"ApiVersion"`
 	MinAPIVersion string                    `json:"MinAPIVersion,omitempty"`
@@ -87,7 +88,7 @@ type versionInfo struct {
 
 func newClientVersion(api *apiClient) clientVersion {
 	v := clientVersion{
-		Version: Version, DefaultAPIVersion: client.MaxAPIVersion, APIVersion: client.MaxAPIVersion, GoVersion: runtime.Version(),
+		Version: Version, DefaultAPIVersion: apiclient.MaxAPIVersion, APIVersion: apiclient.MaxAPIVersion, GoVersion: runtime.Version(),
 		GitCommit: Version, Os: runtime.GOOS, Arch: runtime.GOARCH, Context: "default",
 	}
 	if api != nil {
@@ -96,7 +97,7 @@ func newClientVersion(api *apiClient) clientVersion {
 	return v
 }
 
-func newServerVersion(sv client.ServerVersionResult) *serverVersion {
+func newServerVersion(sv apiclient.ServerVersionResult) *serverVersion {
 	out := &serverVersion{
 		Platform: sv.Platform, Version: sv.Version, APIVersion: sv.APIVersion, MinAPIVersion: sv.MinAPIVersion,
 		Os: sv.Os, Arch: sv.Arch, Experimental: sv.Experimental,
@@ -148,8 +149,8 @@ func newVersionCommand() *cobra.Command {
 			api, err := newAPIClient(ctx, cmd)
 			if err == nil {
 				defer api.Close()
-				var sv client.ServerVersionResult
-				if sv, err = api.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+				var sv apiclient.ServerVersionResult
+				if sv, err = api.ServerVersion(ctx, apiclient.ServerVersionOptions{}); err == nil {
 					vd.Server = newServerVersion(sv)
 				}
 				vd.Client = newClientVersion(api) // with the negotiated version
@@ -190,8 +191,8 @@ func newInfoCommand() *cobra.Command {
 			api, err := newAPIClient(ctx, cmd)
 			if err == nil {
 				defer api.Close()
-				var res client.SystemInfoResult
-				if res, err = api.Info(ctx, client.InfoOptions{}); err == nil {
+				var res apiclient.SystemInfoResult
+				if res, err = api.Info(ctx, apiclient.InfoOptions{}); err == nil {
 					info = &res.Info
 				}
 			}
