@@ -12,9 +12,6 @@ import (
 // Two hundred containers created, run and removed leave no mount, cgroup,
 // shim or file behind.
 func TestManyContainersLeaveNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: 200 containers take a while")
-	}
 	d := fixture.NewDaemon(t)
 	d.Busybox()
 	const n = 200
