@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/docker/cli/opts"
 	"github.com/spf13/cobra"
 
 	apiclient "github.com/gantry-dev/gantry/internal/api/client"
+	"github.com/gantry-dev/gantry/internal/flagvalue"
 )
 
 type execOptions struct {
@@ -15,11 +15,11 @@ type execOptions struct {
 	interactive, tty, detach bool
 	user, workdir            string
 	privileged               bool
-	env, envFile             opts.ListOpts
+	env, envFile             flagvalue.ListOpts
 }
 
 func newExecCommand() *cobra.Command {
-	o := execOptions{env: opts.NewListOpts(opts.ValidateEnv), envFile: opts.NewListOpts(nil)}
+	o := execOptions{env: flagvalue.NewListOpts(flagvalue.ValidateEnv), envFile: flagvalue.NewListOpts(nil)}
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -48,7 +48,7 @@ func (o *execOptions) execConfig(command []string) (apiclient.ExecCreateOptions,
 		User: o.user, Privileged: o.privileged, TTY: o.tty, Cmd: command, WorkingDir: o.workdir,
 		DetachKeys: o.detachKeys,
 	}
-	env, err := opts.ReadKVEnvStrings(o.envFile.GetSlice(), o.env.GetSlice())
+	env, err := flagvalue.ReadKVEnvStrings(o.envFile.GetSlice(), o.env.GetSlice())
 	if err != nil {
 		return c, err
 	}

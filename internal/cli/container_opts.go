@@ -13,48 +13,49 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/cli/opts"
 	"github.com/docker/go-connections/nat"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/pflag"
+
+	"github.com/gantry-dev/gantry/internal/flagvalue"
 )
 
 // containerOptions holds the flags of `run` and `create` that become the
 // container's Config, HostConfig and NetworkingConfig. The flags, their
 // value syntax and their error texts are the docker CLI's.
 type containerOptions struct {
-	attach            opts.ListOpts
-	volumes           opts.ListOpts
-	tmpfs             opts.ListOpts
-	mounts            opts.MountOpt
-	env               opts.ListOpts
-	envFile           opts.ListOpts
-	labels            opts.ListOpts
-	labelsFile        opts.ListOpts
-	devices           opts.ListOpts
-	deviceCgroupRules opts.ListOpts
-	gpus              opts.GpuOpts
-	ulimits           *opts.UlimitOpt
-	sysctls           *opts.MapOpts
-	annotations       *opts.MapOpts
-	publish           opts.ListOpts
-	expose            opts.ListOpts
-	dns               opts.ListOpts
-	dnsSearch         opts.ListOpts
-	dnsOptions        opts.ListOpts
-	extraHosts        opts.ListOpts
-	volumesFrom       opts.ListOpts
-	capAdd            opts.ListOpts
-	capDrop           opts.ListOpts
-	groupAdd          opts.ListOpts
-	securityOpt       opts.ListOpts
-	storageOpt        opts.ListOpts
-	loggingOpts       opts.ListOpts
-	links             opts.ListOpts
-	aliases           opts.ListOpts
-	linkLocalIPs      opts.ListOpts
-	netMode           opts.NetworkOpt
+	attach            flagvalue.ListOpts
+	volumes           flagvalue.ListOpts
+	tmpfs             flagvalue.ListOpts
+	mounts            flagvalue.MountOpt
+	env               flagvalue.ListOpts
+	envFile           flagvalue.ListOpts
+	labels            flagvalue.ListOpts
+	labelsFile        flagvalue.ListOpts
+	devices           flagvalue.ListOpts
+	deviceCgroupRules flagvalue.ListOpts
+	gpus              flagvalue.GpuOpts
+	ulimits           *flagvalue.UlimitOpt
+	sysctls           *flagvalue.MapOpts
+	annotations       *flagvalue.MapOpts
+	publish           flagvalue.ListOpts
+	expose            flagvalue.ListOpts
+	dns               flagvalue.ListOpts
+	dnsSearch         flagvalue.ListOpts
+	dnsOptions        flagvalue.ListOpts
+	extraHosts        flagvalue.ListOpts
+	volumesFrom       flagvalue.ListOpts
+	capAdd            flagvalue.ListOpts
+	capDrop           flagvalue.ListOpts
+	groupAdd          flagvalue.ListOpts
+	securityOpt       flagvalue.ListOpts
+	storageOpt        flagvalue.ListOpts
+	loggingOpts       flagvalue.ListOpts
+	links             flagvalue.ListOpts
+	aliases           flagvalue.ListOpts
+	linkLocalIPs      flagvalue.ListOpts
+	netMode           flagvalue.NetworkOpt
 
 	privileged, publishAll, stdin, tty, oomKillDisable, readonlyRootfs, autoRemove, init, noHealthcheck bool
 
@@ -68,9 +69,9 @@ type containerOptions struct {
 	cpuShares, cpuPeriod, cpuQuota, cpuRealtimePeriod, cpuRealtimeRuntime int64
 	pidsLimit, swappiness                                                 int64
 	blkioWeight                                                           uint16
-	memory, memoryReservation, shmSize                                    opts.MemBytes
-	memorySwap                                                            opts.MemSwapBytes
-	cpus                                                                  opts.NanoCPUs
+	memory, memoryReservation, shmSize                                    flagvalue.MemBytes
+	memorySwap                                                            flagvalue.MemSwapBytes
+	cpus                                                                  flagvalue.NanoCPUs
 	healthInterval, healthTimeout, healthStartPeriod, healthStartInterval time.Duration
 
 	image string
@@ -80,34 +81,34 @@ type containerOptions struct {
 // addContainerFlags declares the container flags on flags.
 func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	o := &containerOptions{
-		attach:            opts.NewListOpts(validateAttach),
-		volumes:           opts.NewListOpts(nil),
-		tmpfs:             opts.NewListOpts(nil),
-		env:               opts.NewListOpts(opts.ValidateEnv),
-		envFile:           opts.NewListOpts(nil),
-		labels:            opts.NewListOpts(opts.ValidateLabel),
-		labelsFile:        opts.NewListOpts(nil),
-		devices:           opts.NewListOpts(nil),
-		deviceCgroupRules: opts.NewListOpts(nil),
-		ulimits:           opts.NewUlimitOpt(nil),
-		sysctls:           opts.NewMapOpts(nil, opts.ValidateSysctl),
-		annotations:       opts.NewMapOpts(nil, nil),
-		publish:           opts.NewListOpts(nil),
-		expose:            opts.NewListOpts(nil),
-		dns:               opts.NewListOpts(opts.ValidateIPAddress),
-		dnsSearch:         opts.NewListOpts(opts.ValidateDNSSearch),
-		dnsOptions:        opts.NewListOpts(nil),
-		extraHosts:        opts.NewListOpts(opts.ValidateExtraHost),
-		volumesFrom:       opts.NewListOpts(nil),
-		capAdd:            opts.NewListOpts(nil),
-		capDrop:           opts.NewListOpts(nil),
-		groupAdd:          opts.NewListOpts(nil),
-		securityOpt:       opts.NewListOpts(nil),
-		storageOpt:        opts.NewListOpts(nil),
-		loggingOpts:       opts.NewListOpts(nil),
-		links:             opts.NewListOpts(opts.ValidateLink),
-		aliases:           opts.NewListOpts(nil),
-		linkLocalIPs:      opts.NewListOpts(nil),
+		attach:            flagvalue.NewListOpts(validateAttach),
+		volumes:           flagvalue.NewListOpts(nil),
+		tmpfs:             flagvalue.NewListOpts(nil),
+		env:               flagvalue.NewListOpts(flagvalue.ValidateEnv),
+		envFile:           flagvalue.NewListOpts(nil),
+		labels:            flagvalue.NewListOpts(flagvalue.ValidateLabel),
+		labelsFile:        flagvalue.NewListOpts(nil),
+		devices:           flagvalue.NewListOpts(nil),
+		deviceCgroupRules: flagvalue.NewListOpts(nil),
+		ulimits:           flagvalue.NewUlimitOpt(nil),
+		sysctls:           flagvalue.NewMapOpts(nil, flagvalue.ValidateSysctl),
+		annotations:       flagvalue.NewMapOpts(nil, nil),
+		publish:           flagvalue.NewListOpts(nil),
+		expose:            flagvalue.NewListOpts(nil),
+		dns:               flagvalue.NewListOpts(flagvalue.ValidateIPAddress),
+		dnsSearch:         flagvalue.NewListOpts(flagvalue.ValidateDNSSearch),
+		dnsOptions:        flagvalue.NewListOpts(nil),
+		extraHosts:        flagvalue.NewListOpts(flagvalue.ValidateExtraHost),
+		volumesFrom:       flagvalue.NewListOpts(nil),
+		capAdd:            flagvalue.NewListOpts(nil),
+		capDrop:           flagvalue.NewListOpts(nil),
+		groupAdd:          flagvalue.NewListOpts(nil),
+		securityOpt:       flagvalue.NewListOpts(nil),
+		storageOpt:        flagvalue.NewListOpts(nil),
+		loggingOpts:       flagvalue.NewListOpts(nil),
+		links:             flagvalue.NewListOpts(flagvalue.ValidateLink),
+		aliases:           flagvalue.NewListOpts(nil),
+		linkLocalIPs:      flagvalue.NewListOpts(nil),
 	}
 	f := flags
 	// General
@@ -301,11 +302,11 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 		devices = append(devices, m)
 	}
 
-	env, err := opts.ReadKVEnvStrings(o.envFile.GetSlice(), o.env.GetSlice())
+	env, err := flagvalue.ReadKVEnvStrings(o.envFile.GetSlice(), o.env.GetSlice())
 	if err != nil {
 		return nil, fmt.Errorf("--env-file: %w", err)
 	}
-	labels, err := opts.ReadKVStrings(o.labelsFile.GetSlice(), o.labels.GetSlice())
+	labels, err := flagvalue.ReadKVStrings(o.labelsFile.GetSlice(), o.labels.GetSlice())
 	if err != nil {
 		return nil, fmt.Errorf("--label-file: %w", err)
 	}
@@ -326,7 +327,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	if !cgroupnsMode.Valid() {
 		return nil, errors.New("--cgroupns: invalid CGROUP mode")
 	}
-	restart, err := opts.ParseRestartPolicy(o.restartPolicy)
+	restart, err := flagvalue.ParseRestartPolicy(o.restartPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +336,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	if err := container.ValidateRestartPolicy(restart); err != nil {
 		return nil, err
 	}
-	logOpts := opts.ConvertKVStringsToMap(o.loggingOpts.GetSlice())
+	logOpts := flagvalue.ConvertKVStringsToMap(o.loggingOpts.GetSlice())
 	if o.loggingDriver == "none" && o.loggingOpts.Len() > 0 {
 		return nil, fmt.Errorf("invalid logging opts for driver %s", o.loggingDriver)
 	}
@@ -396,7 +397,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 		Volumes:      volumes,
 		Entrypoint:   entrypoint,
 		WorkingDir:   o.workingDir,
-		Labels:       opts.ConvertKVStringsToMap(labels),
+		Labels:       flagvalue.ConvertKVStringsToMap(labels),
 		StopSignal:   o.stopSignal,
 		Healthcheck:  health,
 	}
@@ -674,7 +675,7 @@ func (o *containerOptions) endpoints() (map[string]*network.EndpointSettings, er
 	nets := o.netMode.Value()
 	out := map[string]*network.EndpointSettings{}
 	if len(nets) == 0 {
-		nets = []opts.NetworkAttachmentOpts{{Target: "default"}}
+		nets = []flagvalue.NetworkAttachmentOpts{{Target: "default"}}
 	}
 	userDefined, builtin := false, false
 	for i, n := range nets {
@@ -712,7 +713,7 @@ func isZeroEndpoint(ep *network.EndpointSettings) bool {
 		len(ep.MacAddress) == 0 && ep.GwPriority == 0
 }
 
-func (o *containerOptions) applyFirstNetwork(n *opts.NetworkAttachmentOpts) error {
+func (o *containerOptions) applyFirstNetwork(n *flagvalue.NetworkAttachmentOpts) error {
 	conflict := func(what string) error { return fmt.Errorf("conflicting options: cannot specify both %s", what) }
 	switch {
 	case len(n.Aliases) > 0 && o.aliases.Len() > 0:
@@ -753,7 +754,7 @@ func (o *containerOptions) applyFirstNetwork(n *opts.NetworkAttachmentOpts) erro
 	return nil
 }
 
-func endpointSettings(n opts.NetworkAttachmentOpts) (*network.EndpointSettings, error) {
+func endpointSettings(n flagvalue.NetworkAttachmentOpts) (*network.EndpointSettings, error) {
 	if strings.TrimSpace(n.Target) == "" {
 		return nil, errors.New("no name set for network")
 	}

@@ -15,12 +15,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
 
 	apiclient "github.com/gantry-dev/gantry/internal/api/client"
+	"github.com/gantry-dev/gantry/internal/flagvalue"
 	"github.com/gantry-dev/gantry/internal/registry"
 )
 
@@ -28,11 +28,11 @@ type psOptions struct {
 	quiet, size, all, noTrunc, latest bool
 	last                              int
 	format                            string
-	filter                            opts.FilterOpt
+	filter                            flagvalue.FilterOpt
 }
 
 func newPsCommand(use string, aliases ...string) *cobra.Command {
-	o := psOptions{filter: opts.NewFilterOpt()}
+	o := psOptions{filter: flagvalue.NewFilterOpt()}
 	cmd := &cobra.Command{
 		Use:     use + " [OPTIONS]",
 		Aliases: aliases,
