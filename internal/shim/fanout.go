@@ -33,6 +33,26 @@ func newFanout(log logger.Writer, frames bool) *fanout {
 	return &fanout{log: log, frames: frames, subs: map[net.Conn]subscription{}}
 }
 
+// addReplying answers the client (answer) and, when subscribe is set,
+// subscribes it, with no output sent in between: nothing is lost and no
+// frame comes before the answer.
+func (f *fanout) addReplying(c net.Conn, subscribe, stdout, stderr bool, answer func() error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := answer(); err != nil {
+		return err
+	}
+	if !subscribe {
+		return nil
+	}
+	if f.closed {
+		c.Close()
+		return nil
+	}
+	f.subs[c] = subscription{stdout, stderr}
+	return nil
+}
+
 func (f *fanout) add(c net.Conn, stdout, stderr bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -279,12 +279,13 @@ func (s *shim) attach(c net.Conn, br *bufio.Reader, req Request) {
 		return
 	default:
 	}
-	if err := reply(c, Response{Pid: s.proc.Pid()}); err != nil {
+	// The client is subscribed before it learns it is attached: it may
+	// start the container right after, and no output may come before.
+	if err := s.out.addReplying(c, req.Stdout || req.Stderr, req.Stdout, req.Stderr, func() error {
+		return reply(c, Response{Pid: s.proc.Pid()})
+	}); err != nil {
 		c.Close()
 		return
-	}
-	if req.Stdout || req.Stderr {
-		s.out.add(c, req.Stdout, req.Stderr)
 	}
 	if req.Stdin && s.stdin != nil {
 		go func() {
