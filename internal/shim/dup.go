@@ -1,15 +1,16 @@
 package shim
 
 import (
-	"unsafe"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// setName sets the process's name as ps and /proc/PID/comm show it.
+// setName sets the process's name as ps and /proc/PID/comm show it. The
+// name is the thread group leader's: prctl(PR_SET_NAME) would name only
+// whichever thread the goroutine runs on.
 func setName(name string) {
-	b := append([]byte(name), 0)
-	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
+	_ = os.WriteFile("/proc/self/comm", []byte(name), 0)
 }
 
 func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }

@@ -352,16 +352,19 @@ func (c Containers) attach(ctx context.Context, w http.ResponseWriter, r *http.R
 	if !BoolValue(r, "stream") && !BoolValue(r, "logs") {
 		return errdefs.Invalid("Bad parameters: you must choose at least one stream")
 	}
-	// The connection is taken over first: the docker CLI starts the
-	// container only once the attach has answered.
-	h, err := hijack(w, r, true)
+	// The attach is in place before the client hears back: the docker
+	// CLI starts the container as soon as the attach has answered.
+	att, err := c.S.Attach(ctx, vars["name"], stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	h, err := hijack(w, r, true)
+	if err != nil {
+		att.Close()
+		return err
+	}
 	// The attach lives as long as the connection, not the request context.
-	actx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, _, err := c.S.Attach(actx, vars["name"], stdin, stdout, stderr)
+	st, err := att.Stream(context.Background())
 	if err != nil {
 		_, _ = h.conn.Write([]byte("Error: " + err.Error() + "\n"))
 		h.conn.Close()

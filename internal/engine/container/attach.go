@@ -19,46 +19,76 @@ type attachResult struct {
 	err    error
 }
 
-// Attach connects to a container's stdio. The stream carries Docker's
-// multiplexed frames, or raw bytes when tty is true.
-func (s *Service) Attach(ctx context.Context, ref string, stdin, stdout, stderr bool) (stream *shim.Stream, tty bool, err error) {
+// Attachment is an attach in place: connected to a running container's
+// stdio, or waiting for the next start, which connects it before the
+// process runs.
+type Attachment struct {
+	Tty    bool
+	result chan attachResult
+	cancel func()
+	gone   <-chan struct{}
+	ref    string
+}
+
+// Attach puts an attach in place and returns at once: a start that follows
+// (the docker CLI starts once the attach has answered) is already bound
+// to connect it. Stream then gives its stdio: Docker's multiplexed frames,
+// or raw bytes when Tty.
+func (s *Service) Attach(ctx context.Context, ref string, stdin, stdout, stderr bool) (*Attachment, error) {
 	e, err := s.lookup(ref)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	e.mu.Lock()
-	tty = e.rec.Config.Tty
+	defer e.mu.Unlock()
+	a := &Attachment{Tty: e.rec.Config.Tty, result: make(chan attachResult, 1), gone: e.removed, ref: ref, cancel: func() {}}
+	stdin = stdin && e.rec.Config.OpenStdin
 	if e.rec.State.Running() {
-		id := e.rec.ID
-		e.mu.Unlock()
-		st, err := shim.NewClient(s.socketPath(id)).Attach(ctx, stdin && e.rec.Config.OpenStdin, stdout, stderr)
-		return st, tty, err
+		st, err := shim.NewClient(s.socketPath(e.rec.ID)).Attach(ctx, stdin, stdout, stderr)
+		if err != nil {
+			return nil, err
+		}
+		a.result <- attachResult{stream: st}
+		return a, nil
 	}
-	w := &attachWait{stdin: stdin && e.rec.Config.OpenStdin, stdout: stdout, stderr: stderr, result: make(chan attachResult, 1)}
+	w := &attachWait{stdin: stdin, stdout: stdout, stderr: stderr, result: a.result}
 	e.pending = append(e.pending, w)
-	e.mu.Unlock()
-	select {
-	case r := <-w.result:
-		return r.stream, tty, r.err
-	case <-ctx.Done():
+	a.cancel = func() {
 		e.mu.Lock()
+		defer e.mu.Unlock()
 		for i, p := range e.pending {
 			if p == w {
 				e.pending = append(e.pending[:i], e.pending[i+1:]...)
 				break
 			}
 		}
-		e.mu.Unlock()
-		select {
-		case r := <-w.result:
-			if r.stream != nil {
-				r.stream.Close()
-			}
-		default:
+	}
+	return a, nil
+}
+
+// Stream waits for the attach's stdio.
+func (a *Attachment) Stream(ctx context.Context) (*shim.Stream, error) {
+	select {
+	case r := <-a.result:
+		return r.stream, r.err
+	case <-ctx.Done():
+		a.Close()
+		return nil, ctx.Err()
+	case <-a.gone:
+		a.Close()
+		return nil, errdefs.NotFound("No such container: %s", a.ref)
+	}
+}
+
+// Close gives up an attach that was not streamed.
+func (a *Attachment) Close() {
+	a.cancel()
+	select {
+	case r := <-a.result:
+		if r.stream != nil {
+			r.stream.Close()
 		}
-		return nil, tty, ctx.Err()
-	case <-e.removed:
-		return nil, tty, errdefs.NotFound("No such container: %s", ref)
+	default:
 	}
 }
 
