@@ -128,9 +128,22 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 		_ = s.persist(e)
 	}
 	id := e.rec.ID
+	exited := e.exited
 	e.mu.Unlock()
 	s.publish("kill", &e.rec, map[string]string{"signal": strconv.Itoa(int(sig))})
-	return s.rt.Kill(ctx, id, sig, sig == unix.SIGKILL)
+	if err := s.rt.Kill(ctx, id, sig, sig == unix.SIGKILL); err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL {
+		// As Docker: a kill with SIGKILL answers once the container is
+		// down, so the next command sees it exited.
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	return nil
 }
 
 // Restart stops (if running) and starts.
