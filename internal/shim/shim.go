@@ -115,9 +115,7 @@ func run(dir string, ready *os.File) int {
 	}
 	report(Response{Pid: s.proc.Pid()})
 	go s.serve(l)
-	s.waitExit()
-	l.Close()
-	os.Remove(o.Socket)
+	s.waitExit(l)
 	return 0
 }
 
@@ -191,7 +189,7 @@ func (s *shim) setup() (net.Listener, error) {
 
 // waitExit reaps the container, records how it ended and answers the
 // waiters.
-func (s *shim) waitExit() {
+func (s *shim) waitExit(l net.Listener) {
 	code := s.proc.Wait()
 	exitedAt := time.Now().UTC()
 	s.out.drain(s.o.Terminal)
@@ -209,6 +207,12 @@ func (s *shim) waitExit() {
 	if err := writeExitFile(s.o.ExitFile, s.exit); err != nil {
 		fmt.Fprintf(os.Stderr, "shim %s: %v\n", s.o.ID, err)
 	}
+	// The socket goes before anyone learns of the exit: the daemon may
+	// start the container again at once, with a new shim at this path.
+	// Clients already connected get their answers; later ones find no
+	// socket and read the exit file.
+	l.Close()
+	os.Remove(s.o.Socket)
 	close(s.exited)
 	s.out.closeAll()
 	s.responses.Wait()
