@@ -324,7 +324,9 @@ func ctrPTY(t *testing.T, cmd *exec.Cmd, steps ...[2]string) (string, int) {
 	var mu = make(chan struct{}, 1)
 	mu <- struct{}{}
 	var out bytes.Buffer
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		buf := make([]byte, 4096)
 		for {
 			n, err := ptmx.Read(buf)
@@ -356,6 +358,12 @@ func ctrPTY(t *testing.T, cmd *exec.Cmd, steps ...[2]string) (string, int) {
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("%v did not end; output %q", cmd.Args, seen())
+	}
+	// What the program printed last is still in the terminal: read it
+	// to the end (the master reads EIO once the slave is closed).
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
 	}
 	code := 0
 	var ee *exec.ExitError
