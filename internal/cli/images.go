@@ -114,6 +114,16 @@ func registryAuth(ref registry.Reference) (string, error) {
 // showMessages renders a JSON message stream (pull, push): progress through
 // show (nil: nothing is shown), text ("stream") to out. The stream's error
 // message ends it as an error.
+// renderProgress shows a pull's or push's progress stream: per-layer lines
+// on the terminal, nothing but errors when quiet.
+func renderProgress(ctx context.Context, resp *apiclient.MessageStream, out io.Writer, quiet bool) error {
+	var show func(image.Progress)
+	if !quiet {
+		show = newProgressPrinter(out).update
+	}
+	return showMessages(resp.JSONMessages(ctx), show, out)
+}
+
 func showMessages(msgs iter.Seq2[jsonstream.Message, error], show func(image.Progress), out io.Writer) error {
 	for msg, err := range msgs {
 		if err != nil {
@@ -187,11 +197,7 @@ func newPullCommand() *cobra.Command {
 			}
 			defer resp.Close()
 			out := cmd.OutOrStdout()
-			var show func(image.Progress)
-			if !quiet {
-				show = newProgressPrinter(out).update
-			}
-			if err := showMessages(resp.JSONMessages(ctx), show, out); err != nil {
+			if err := renderProgress(ctx, resp, out, quiet); err != nil {
 				return err
 			}
 			fmt.Fprintln(out, ref.String())
@@ -241,11 +247,7 @@ func newPushCommand() *cobra.Command {
 			}
 			defer resp.Close()
 			out := cmd.OutOrStdout()
-			var show func(image.Progress)
-			if !quiet {
-				show = newProgressPrinter(out).update
-			}
-			if err := showMessages(resp.JSONMessages(ctx), show, out); err != nil {
+			if err := renderProgress(ctx, resp, out, quiet); err != nil {
 				return err
 			}
 			if quiet {

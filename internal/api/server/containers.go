@@ -140,35 +140,19 @@ func (c Containers) restart(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	if err := c.S.Restart(ctx, vars["name"], sig, timeout); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Restart(ctx, vars["name"], sig, timeout))
 }
 
 func (c Containers) kill(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
-	if err := c.S.Kill(ctx, vars["name"], r.FormValue("signal")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Kill(ctx, vars["name"], r.FormValue("signal")))
 }
 
 func (c Containers) pause(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
-	if err := c.S.Pause(ctx, vars["name"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Pause(ctx, vars["name"]))
 }
 
 func (c Containers) unpause(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
-	if err := c.S.Unpause(ctx, vars["name"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Unpause(ctx, vars["name"]))
 }
 
 func (c Containers) wait(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
@@ -195,19 +179,11 @@ func (c Containers) remove(ctx context.Context, w http.ResponseWriter, r *http.R
 	if BoolValue(r, "link") {
 		return errdefs.Invalid("links are not supported")
 	}
-	if err := c.S.Remove(ctx, vars["name"], enginecontainer.RemoveOptions{Force: BoolValue(r, "force"), Volumes: BoolValue(r, "v")}); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Remove(ctx, vars["name"], enginecontainer.RemoveOptions{Force: BoolValue(r, "force"), Volumes: BoolValue(r, "v")}))
 }
 
 func (c Containers) rename(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
-	if err := c.S.Rename(ctx, vars["name"], r.FormValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, c.S.Rename(ctx, vars["name"], r.FormValue("name")))
 }
 
 func (c Containers) top(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
@@ -455,5 +431,14 @@ func (c Containers) execResize(ctx context.Context, w http.ResponseWriter, r *ht
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// noContent answers 204 when the operation succeeded.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
