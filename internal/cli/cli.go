@@ -22,8 +22,13 @@ var Version = "dev"
 
 // Main runs the command line and returns the exit code.
 func Main(args []string) int {
+	// Called as `docker` (a symlink), it is docker: help and errors say so.
+	name := "gantry"
+	if filepath.Base(args[0]) == "docker" {
+		name = "docker"
+	}
 	root := &cobra.Command{
-		Use:           "gantry",
+		Use:           name,
 		Short:         "A container engine: build, ship and run containers, one binary, Docker's API",
 		Version:       Version,
 		SilenceUsage:  true,
@@ -36,6 +41,7 @@ func Main(args []string) int {
 	// -H, which a persistent -H would clash with.
 	root.TraverseChildren = true
 	root.Flags().StringP("host", "H", "", "Daemon socket to connect to (default $GANTRY_HOST, $DOCKER_HOST or "+defaultHost+")")
+	root.Flags().StringP("context", "c", "", `Name of the context to use to connect to the daemon (overrides GANTRY_HOST, DOCKER_HOST and the context set with "context use")`)
 	// With TraverseChildren the root runs for unknown commands: keep
 	// cobra's error for them.
 	root.Args = func(cmd *cobra.Command, args []string) error {
@@ -47,7 +53,7 @@ func Main(args []string) int {
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	addImageCommands(root)
 	addContainerCommands(root)
-	root.AddCommand(newDaemonCommand())
+	root.AddCommand(newDaemonCommand(), newContextCommand())
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.

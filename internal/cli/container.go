@@ -86,8 +86,7 @@ func commandStatus(failStatus int, prefix string, run func(cmd *cobra.Command, a
 			// Interrupted: the user knows.
 			return &exitCode{130}
 		default:
-			host, _ := hostOf(cmd)
-			if l, ok := connError(err, host); ok {
+			if l, ok := connError(err, hostOfCmd(cmd)); ok {
 				line = prefix + l
 			} else {
 				line = prefix + errorText(err)
@@ -183,6 +182,6 @@ func forEach(ctx context.Context, cmd *cobra.Command, names []string, op func(ct
 }
 
 func hostOfCmd(cmd *cobra.Command) string {
-	h, _ := hostOf(cmd)
+	h, _, _ := hostOf(cmd)
 	return h
 }

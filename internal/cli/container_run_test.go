@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-dev/gantry/internal/clicontext"
 )
 
 // fakeEngine is just enough of the Engine API to check the order and the
@@ -338,22 +341,59 @@ func TestCommandLineErrors(t *testing.T) {
 func TestHostChoice(t *testing.T) {
 	cmd := &cobra.Command{Use: "gantry"}
 	cmd.Flags().StringP("host", "H", "", "")
+	cmd.Flags().StringP("context", "c", "", "")
+	config := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", config)
 	t.Setenv("GANTRY_HOST", "")
 	t.Setenv("DOCKER_HOST", "")
-	if h, def := hostOf(cmd); h != defaultHost || !def {
-		t.Errorf("default: %s %v", h, def)
+	t.Setenv("DOCKER_CONTEXT", "")
+	check := func(what, want string, wantDefault bool) {
+		t.Helper()
+		h, def, err := hostOf(cmd)
+		if err != nil || h != want || def != wantDefault {
+			t.Errorf("%s: host %q default %v err %v; want %q %v", what, h, def, err, want, wantDefault)
+		}
 	}
+	check("nothing set", defaultHost, true)
+
+	// A context made and selected through the docker CLI's store.
+	store := clicontext.Open(config)
+	for name, host := range map[string]string{"remote": "tcp://127.0.0.1:2376", "other": "unix:///other.sock"} {
+		if err := store.Create(clicontext.Context{Name: name, Endpoints: map[string]clicontext.Endpoint{"docker": {Host: host}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(config, "config.json"), []byte(`{"auths":{"x":{"auth":"eDp5"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Use("remote"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(config, "config.json")); !strings.Contains(string(data), `"eDp5"`) {
+		t.Errorf("context use lost config.json's other keys: %s", data)
+	}
+	check("current context", "tcp://127.0.0.1:2376", false)
+	t.Setenv("DOCKER_CONTEXT", "other")
+	check("DOCKER_CONTEXT", "unix:///other.sock", false)
 	t.Setenv("DOCKER_HOST", "unix:///docker.sock")
-	if h, _ := hostOf(cmd); h != "unix:///docker.sock" {
-		t.Errorf("DOCKER_HOST: %s", h)
-	}
+	check("DOCKER_HOST over contexts", "unix:///docker.sock", false)
 	t.Setenv("GANTRY_HOST", "unix:///gantry.sock")
-	if h, _ := hostOf(cmd); h != "unix:///gantry.sock" {
-		t.Errorf("GANTRY_HOST: %s", h)
-	}
+	check("GANTRY_HOST over DOCKER_HOST", "unix:///gantry.sock", false)
+	cmd.Flags().Set("context", "remote")
+	check("--context over the environment", "tcp://127.0.0.1:2376", false)
 	cmd.Flags().Set("host", "tcp://127.0.0.1:2375")
-	if h, def := hostOf(cmd); h != "tcp://127.0.0.1:2375" || def {
-		t.Errorf("-H: %s %v", h, def)
+	check("-H over everything", "tcp://127.0.0.1:2375", false)
+
+	cmd.Flags().Set("host", "")
+	cmd.Flags().Set("context", "nope")
+	if _, _, err := hostOf(cmd); err == nil || !strings.Contains(err.Error(), `context "nope" does not exist`) {
+		t.Errorf("a missing context: %v", err)
+	}
+	if err := store.Use(clicontext.DefaultName); err != nil {
+		t.Fatal(err)
+	}
+	if name, _ := store.Current(); name != "" {
+		t.Errorf("use default left currentContext %q", name)
 	}
 }
 

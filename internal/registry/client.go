@@ -73,7 +73,7 @@ func NewClient(opts Options) *Client {
 	}
 	dir := opts.ConfigDir
 	if dir == "" {
-		dir = defaultConfigDir()
+		dir = ConfigDir()
 	}
 	c := &Client{
 		insecure:  newInsecureMatcher(opts.Insecure),
@@ -111,7 +111,8 @@ func (c *Client) WithCredentials(creds Credentials) *Client {
 	}
 }
 
-func defaultConfigDir() string {
+// ConfigDir is the docker CLI's configuration directory: $DOCKER_CONFIG, else ~/.docker.
+func ConfigDir() string {
 	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
 		return d
 	}
