@@ -263,7 +263,12 @@ func connError(err error, host string) (line string, ok bool) {
 		return fmt.Sprintf("permission denied while trying to connect to the gantry daemon socket at %s", host), true
 	}
 	if apiclient.IsErrConnectionFailed(err) || isDialError(err) {
-		return fmt.Sprintf("Cannot connect to the gantry daemon at %s. Is the gantry daemon running?", host), true
+		line := fmt.Sprintf("Cannot connect to the gantry daemon at %s. Is the gantry daemon running?", host)
+		if os.Geteuid() != 0 && host == defaultHost {
+			// Only root starts it on demand: say why it was not.
+			line += " (the CLI starts it on demand only as root; rootless mode is not supported yet: run as root or with sudo)"
+		}
+		return line, true
 	}
 	return "", false
 }

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"errors"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-dev/gantry/internal/daemon"
@@ -15,6 +18,9 @@ func newDaemonCommand() *cobra.Command {
 		Short: "Run the engine: serve the Docker Engine API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("the daemon needs root: rootless mode is not supported yet; run it as root (sudo gantry daemon)")
+			}
 			if cmd.Flags().Changed("live-restore") {
 				cfg.LiveRestore = &liveRestore
 			}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gantry-dev/gantry/internal/fixture"
@@ -19,6 +20,7 @@ func TestDaemonRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := t.TempDir()
+	nonRoot := []string{"(as nobody)"}
 	cases := []struct {
 		args []string
 		want string
@@ -27,9 +29,16 @@ func TestDaemonRefuses(t *testing.T) {
 		{[]string{"--data-root", t.TempDir(), "--exec-root", other, "--config-file", bad}, "the following directives don't match any configuration option: no-such-option"},
 		{[]string{"--data-root", t.TempDir(), "--exec-root", other, "-H", "tcp://0.0.0.0:23750"}, "without TLS is refused"},
 		{[]string{"--data-root", t.TempDir(), "--exec-root", other, "--log-driver", "nope"}, "nope"},
+		{[]string{"--data-root", t.TempDir(), "--exec-root", other, "-H", d.Host}, "another daemon is already serving " + strings.TrimPrefix(d.Host, "unix://") + ": stop it first"},
+		{nonRoot, "the daemon needs root: rootless mode is not supported yet"},
 	}
 	for _, c := range cases {
-		out, err := exec.Command(d.Bin, append([]string{"daemon"}, c.args...)...).CombinedOutput()
+		cmd := exec.Command(d.Bin, append([]string{"daemon"}, c.args...)...)
+		if len(c.args) == 1 && c.args[0] == nonRoot[0] {
+			cmd = exec.Command(d.Bin, "daemon", "--data-root", t.TempDir())
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("daemon %v: err %v, output %q; want it to fail with %q", c.args, err, out, c.want)
 		}

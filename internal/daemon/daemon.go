@@ -146,7 +146,7 @@ func lockDataRoot(root string) (func(), error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, errdefs.Conflict("another gantry daemon is using the data root %s", root)
+		return nil, errdefs.Conflict("another gantry daemon is using the data root %s: stop it first, or give this one another --data-root", root)
 	}
 	_ = f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid())

@@ -31,7 +31,7 @@ func listen(addr string, t TLSConfig) (net.Listener, error) {
 		}
 		if c, err := net.Dial("unix", rest); err == nil {
 			c.Close()
-			return nil, errdefs.Conflict("another daemon is already serving %s", rest)
+			return nil, errdefs.Conflict("another daemon is already serving %s: stop it first, or give this one another socket with -H unix:///path", rest)
 		}
 		os.Remove(rest)
 		l, err := net.Listen("unix", rest)
