@@ -371,7 +371,8 @@ func (s *Service) planMounts(rec *Record) ([]MountPoint, error) {
 			if name == "" {
 				name = "(anonymous)"
 			}
-			return nil, errdefs.NotFound("create %s: error looking up volume plugin %s: plugin %q not found", name, mp.Driver, mp.Driver)
+			// A 404 would make the docker CLI try to pull the image.
+			return nil, errdefs.Invalid("create %s: error looking up volume plugin %s: plugin %q not found", name, mp.Driver, mp.Driver)
 		}
 	}
 	var anon []string
@@ -392,7 +393,7 @@ func (s *Service) planMounts(rec *Record) ([]MountPoint, error) {
 		}
 		driver := volumeDriverOf(hc.VolumeDriver)
 		if driver != volume.DriverName {
-			return nil, errdefs.NotFound("create (anonymous): error looking up volume plugin %s: plugin %q not found", driver, driver)
+			return nil, errdefs.Invalid("create (anonymous): error looking up volume plugin %s: plugin %q not found", driver, driver)
 		}
 		byDest[dest] = MountPoint{Type: mount.TypeVolume, Destination: dest, Driver: driver, RW: true, CopyData: true, Anonymous: true}
 	}
@@ -422,7 +423,8 @@ func (s *Service) volumesFrom(spec string) ([]MountPoint, error) {
 	_, ro := modeHas(mode, func(o string) bool { return o == "ro" })
 	e, err := s.lookup(ref)
 	if err != nil {
-		return nil, err
+		// Not a 404: the docker CLI would take it for a missing image.
+		return nil, errdefs.Invalid("%v", err)
 	}
 	e.mu.Lock()
 	src := slices.Clone(e.rec.Mounts)
