@@ -16,10 +16,9 @@ import (
 // Filters are the filters parameter of the API, key → values.
 type Filters map[string][]string
 
-var (
-	listFilters  = []string{"dangling", "name", "driver", "label"}
-	pruneFilters = []string{"label", "label!", "all"}
-)
+// The filters each operation takes.
+func listFilters() []string  { return []string{"dangling", "name", "driver", "label"} }
+func pruneFilters() []string { return []string{"label", "label!", "all"} }
 
 func (f Filters) validate(accepted []string) error {
 	for k := range f {
@@ -107,7 +106,7 @@ func matchLabels(terms []string, labels map[string]string) bool {
 // List returns the volumes passing the filters (dangling, name, driver,
 // label), by name.
 func (s *Service) List(ctx context.Context, f Filters) ([]volume.Volume, error) {
-	m, err := newMatcher(f, listFilters)
+	m, err := newMatcher(f, listFilters())
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +143,7 @@ func (s *Service) Prune(ctx context.Context, f Filters) (volume.PruneReport, err
 		}
 		all = b
 	}
-	m, err := newMatcher(f, pruneFilters)
+	m, err := newMatcher(f, pruneFilters())
 	if err != nil {
 		return rep, err
 	}

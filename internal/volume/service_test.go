@@ -105,10 +105,10 @@ func TestCreateRemoveAndReferences(t *testing.T) {
 		t.Errorf("bad driver: %v", err)
 	}
 	for opts, want := range map[string]map[string]string{
-		`invalid option: "colour"`:     {"colour": "red"},
+		`invalid option: "colour"`:          {"colour": "red"},
 		`missing required option: "device"`: {"type": "tmpfs"},
 		`missing required option: "type"`:   {"device": "/x"},
-		"quota size requested":               {"size": "1g"},
+		"quota size requested":              {"size": "1g"},
 	} {
 		if _, _, err := s.Create(ctx, CreateOptions{Name: "opts", Options: want}); err == nil || !strings.Contains(err.Error(), opts) {
 			t.Errorf("options %v: %v", want, err)

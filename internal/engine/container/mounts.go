@@ -55,12 +55,12 @@ func errMountConfig(typ mount.Type, err error) error {
 	return errdefs.Invalid("invalid mount config for type %q: %v", typ, err)
 }
 
-var (
-	rwModes          = map[string]bool{"rw": true, "ro": true}
-	labelModes       = map[string]bool{"z": true, "Z": true}
-	copyModes        = map[string]bool{"nocopy": true}
-	consistencyModes = map[string]bool{"consistent": true, "cached": true, "delegated": true}
-)
+// The kinds of -v mode words, by function rather than package-level maps:
+// this package is linked into every container's init.
+func rwMode(o string) bool          { return o == "rw" || o == "ro" }
+func labelMode(o string) bool       { return o == "z" || o == "Z" }
+func copyMode(o string) bool        { return o == "nocopy" }
+func consistencyMode(o string) bool { return o == "consistent" || o == "cached" || o == "delegated" }
 
 func propagationMode(o string) bool { return slices.Contains(mount.Propagations, mount.Propagation(o)) }
 
@@ -72,15 +72,15 @@ func validMode(mode string) bool {
 	counts := map[string]int{}
 	for _, o := range strings.Split(mode, ",") {
 		switch {
-		case rwModes[o]:
+		case rwMode(o):
 			counts["rw"]++
-		case labelModes[o]:
+		case labelMode(o):
 			counts["label"]++
 		case propagationMode(o):
 			counts["propagation"]++
-		case copyModes[o]:
+		case copyMode(o):
 			counts["copy"]++
-		case consistencyModes[o]:
+		case consistencyMode(o):
 			counts["consistency"]++
 		default:
 			return false
@@ -416,7 +416,7 @@ func (s *Service) volumesFrom(spec string) ([]MountPoint, error) {
 		mode = "rw"
 	}
 	_, prop := modeHas(mode, propagationMode)
-	_, cp := modeHas(mode, func(o string) bool { return copyModes[o] })
+	_, cp := modeHas(mode, copyMode)
 	if !validMode(mode) || prop || cp {
 		return nil, errdefs.Invalid("invalid mode: %s", mode)
 	}
