@@ -53,7 +53,9 @@ func Main(args []string) int {
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	addImageCommands(root)
 	addContainerCommands(root)
-	root.AddCommand(newDaemonCommand(), newContextCommand())
+	addVolumeCommands(root)
+	root.AddCommand(newDaemonCommand())
+	root.AddCommand(newContextCommand())
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.

@@ -24,6 +24,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/logger"
 	"github.com/gantry-dev/gantry/internal/registry"
+	"github.com/gantry-dev/gantry/internal/volume"
 )
 
 // Run serves until ctx ends (SIGTERM), then shuts down cleanly; containers
@@ -70,9 +71,13 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	// Removals answer once the container is gone from sight.
 	images.Snapshots().DeleteInBackground()
 	bus := events.New()
+	volumes, err := volume.Open(ctx, volume.Config{DataRoot: cfg.DataRoot, Events: bus, Log: log})
+	if err != nil {
+		return err
+	}
 	containers, err := container.Open(ctx, container.Config{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, ShimExe: exe,
-		Images: images, Events: bus, Log: log,
+		Images: images, Volumes: volumes, Events: bus, Log: log,
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
 		CgroupParent:   cfg.CgroupParent,
@@ -86,6 +91,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
+		server.Volumes{S: volumes},
 	}, server.WithLogger(log))
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 

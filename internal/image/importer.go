@@ -203,7 +203,12 @@ func applyChanges(changes []string) (dockerspec.DockerOCIImageConfig, error) {
 			if cfg.Volumes == nil {
 				cfg.Volumes = map[string]struct{}{}
 			}
-			for _, v := range commandForm(rest) {
+			// A JSON array or paths separated by spaces, never a shell form.
+			vols := strings.Fields(rest)
+			if strings.HasPrefix(rest, "[") {
+				vols = commandForm(rest)
+			}
+			for _, v := range vols {
 				cfg.Volumes[v] = struct{}{}
 			}
 		default:

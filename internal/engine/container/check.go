@@ -33,17 +33,6 @@ func (s *Service) checkHostConfig(hc *container.HostConfig) error {
 	if len(hc.PortBindings) > 0 {
 		return errdefs.Invalid("publishing ports (-p) is not supported yet: gantry's networking is not built; use --network host to reach a container's ports")
 	}
-	for _, m := range hc.Mounts {
-		if m.Type != "bind" && m.Type != "tmpfs" {
-			return errdefs.Invalid("mount type %q is not supported yet: use a bind mount or tmpfs", m.Type)
-		}
-	}
-	if len(hc.Mounts) > 0 {
-		return errdefs.Invalid("--mount is not supported yet: use -v /host/path:/path or --tmpfs")
-	}
-	if len(hc.VolumesFrom) > 0 {
-		return errdefs.Invalid("--volumes-from is not supported yet")
-	}
 	if len(hc.Links) > 0 {
 		return errdefs.Invalid("--link is not supported: links are a legacy Docker feature")
 	}

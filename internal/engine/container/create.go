@@ -83,6 +83,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		rec.Layer = img.Layers[n-1]
 	}
 	rec.Path, rec.Args = command(merged)
+	if rec.Mounts, err = s.planMounts(&rec); err != nil {
+		return "", nil, err
+	}
 	if merged.Hostname == "" {
 		merged.Hostname = rec.ID[:12]
 	}
@@ -103,7 +106,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	s.byName[name] = rec.ID
 	s.mu.Unlock()
 
-	if err := s.createFiles(ctx, &e.rec); err != nil {
+	err = s.claimMounts(ctx, &e.rec)
+	if err == nil {
+		if err = s.createFiles(ctx, &e.rec); err != nil {
+			s.removeMounts(context.Background(), &e.rec, true)
+		}
+	}
+	if err != nil {
 		s.mu.Lock()
 		delete(s.byName, name)
 		s.mu.Unlock()
@@ -193,11 +202,16 @@ func mergeImageConfig(user *container.Config, img *imageConfig) *container.Confi
 			}
 		}
 	}
-	if len(c.Volumes) == 0 && len(img.Volumes) > 0 {
-		c.Volumes = map[string]struct{}{}
-		for v := range img.Volumes {
-			c.Volumes[v] = struct{}{}
+	if len(img.Volumes) > 0 {
+		// The image's VOLUMEs and the user's (-v /path) together, as Docker.
+		vols := map[string]struct{}{}
+		for v := range user.Volumes {
+			vols[v] = struct{}{}
 		}
+		for v := range img.Volumes {
+			vols[v] = struct{}{}
+		}
+		c.Volumes = vols
 	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}

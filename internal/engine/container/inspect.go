@@ -64,7 +64,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 			"WorkDir":   filepath.Join(s.cfg.DataRoot, "snapshots", "active", rec.ID, "work"),
 			"MergedDir": filepath.Join(s.bundleDir(rec.ID), "rootfs"),
 		}},
-		Mounts: mountPoints(&rec),
+		Mounts: apiMountPoints(&rec),
 		Config: rec.Config,
 		NetworkSettings: &container.NetworkSettings{
 			Networks: map[string]*network.EndpointSettings{},

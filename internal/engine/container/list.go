@@ -188,7 +188,7 @@ func summary(r *Record, now time.Time) container.Summary {
 		Labels:  r.Config.Labels,
 		State:   r.State.Status,
 		Status:  statusText(r, now),
-		Mounts:  mountPoints(r),
+		Mounts:  apiMountPoints(r),
 	}
 	sum.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
 	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
@@ -216,20 +216,4 @@ func statusText(r *Record, now time.Time) string {
 		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
 	}
 	return "Created"
-}
-
-func mountPoints(r *Record) []container.MountPoint {
-	out := []container.MountPoint{}
-	for _, b := range r.HostConfig.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 {
-			continue
-		}
-		mode := ""
-		if len(parts) == 3 {
-			mode = parts[2]
-		}
-		out = append(out, container.MountPoint{Type: "bind", Source: parts[0], Destination: parts[1], Mode: mode, RW: !strings.Contains(mode, "ro"), Propagation: "rprivate"})
-	}
-	return out
 }

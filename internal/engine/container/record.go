@@ -34,6 +34,9 @@ type Record struct {
 	// ManualStop is set by stop and kill so a restart policy leaves the
 	// container down, as Docker does.
 	ManualStop bool `json:"manualStop,omitempty"`
+	// Mounts are the container's volumes, binds and --mount tmpfs, as
+	// decided at its create (mounts.go).
+	Mounts []MountPoint `json:"mounts,omitempty"`
 }
 
 // State is a container's place in Docker's state machine.

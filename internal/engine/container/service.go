@@ -21,6 +21,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/runtime"
 	"github.com/gantry-dev/gantry/internal/shim"
 	"github.com/gantry-dev/gantry/internal/snapshot"
+	"github.com/gantry-dev/gantry/internal/volume"
 )
 
 // Config is what the daemon gives the service.
@@ -29,6 +30,7 @@ type Config struct {
 	ExecRoot string // containers/<id>/ bundles and shim sockets, runtime/ state
 	ShimExe  string // the gantry binary, run as `gantry shim`
 	Images   *image.Service
+	Volumes  *volume.Service // nil: no volumes (-v name:/path, --mount type=volume)
 	Events   *events.Bus
 	Log      *slog.Logger
 	// LogConfig is the default log driver and options (daemon.json).
@@ -118,6 +120,7 @@ func (s *Service) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.restoreVolumes(ctx, ents)
 	for _, de := range ents {
 		dir := filepath.Join(s.dir, de.Name())
 		if strings.HasPrefix(de.Name(), removedPrefix) {
@@ -132,6 +135,7 @@ func (s *Service) restore(ctx context.Context) error {
 			s.discardFiles(de.Name())
 			continue
 		}
+		legacyMounts(&rec)
 		e := &entry{rec: rec, exited: make(chan struct{}), removed: make(chan struct{}), execs: map[string]*execRecord{}}
 		s.byID[rec.ID] = e
 		s.byName[rec.Name] = rec.ID

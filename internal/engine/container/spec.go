@@ -130,16 +130,11 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	if init {
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: s.cfg.ShimExe, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
-	tmpfs, err := tmpfsMounts(hc.Tmpfs)
+	user, err := userMounts(rec)
 	if err != nil {
 		return nil, err
 	}
-	spec.Mounts = append(spec.Mounts, tmpfs...)
-	binds, err := bindMounts(hc.Binds)
-	if err != nil {
-		return nil, err
-	}
-	spec.Mounts = append(spec.Mounts, binds...)
+	spec.Mounts = withUserMounts(spec.Mounts, user)
 
 	if err := resources(spec.Linux.Resources, &hc.Resources); err != nil {
 		return nil, err
@@ -309,48 +304,6 @@ func tmpfsMounts(tmpfs map[string]string) ([]specs.Mount, error) {
 		out = append(out, specs.Mount{Destination: filepath.Clean(dest), Type: "tmpfs", Source: "tmpfs", Options: o})
 	}
 	slices.SortFunc(out, func(a, b specs.Mount) int { return strings.Compare(a.Destination, b.Destination) })
-	return out, nil
-}
-
-// bindMounts handles -v /host:/container[:ro]. Named volumes are the
-// volumes issue's.
-func bindMounts(binds []string) ([]specs.Mount, error) {
-	var out []specs.Mount
-	for _, b := range binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return nil, errdefs.Invalid("invalid volume specification: '%s'", b)
-		}
-		src, dst := parts[0], parts[1]
-		if !filepath.IsAbs(src) {
-			return nil, errdefs.Invalid("named volumes are not supported yet (%q): bind a host directory with an absolute path", src)
-		}
-		if !filepath.IsAbs(dst) {
-			return nil, errdefs.Invalid("invalid volume specification: '%s': mount path must be absolute", b)
-		}
-		if _, err := os.Stat(src); err != nil {
-			if !os.IsNotExist(err) {
-				return nil, err
-			}
-			// Docker creates a missing bind source as a directory.
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, err
-			}
-		}
-		opts := []string{"rbind", "rprivate"}
-		if len(parts) == 3 {
-			for _, o := range strings.Split(parts[2], ",") {
-				switch o {
-				case "ro", "rw":
-					opts = append(opts, o)
-				case "z", "Z", "":
-				default:
-					return nil, errdefs.Invalid("invalid mode: %s", o)
-				}
-			}
-		}
-		out = append(out, specs.Mount{Destination: filepath.Clean(dst), Type: "bind", Source: filepath.Clean(src), Options: opts})
-	}
 	return out, nil
 }
 

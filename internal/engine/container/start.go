@@ -36,7 +36,7 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 	if autoRemove {
 		// As Docker: a --rm container that cannot start is removed, which
 		// also ends a client's wait for its removal.
-		if rerr := s.Remove(context.Background(), e.rec.ID, RemoveOptions{Force: true}); rerr != nil {
+		if rerr := s.Remove(context.Background(), e.rec.ID, RemoveOptions{Force: true, Volumes: true}); rerr != nil {
 			s.log.Warn("removing a container that failed to start", "id", e.rec.ID, "err", rerr)
 		}
 	}
@@ -61,6 +61,7 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	bundle := s.bundleDir(rec.ID)
 	rootfs := filepath.Join(bundle, "rootfs")
 	cleanup := func() {
+		s.releaseMounts(rec)
 		_ = mount.Unmount(context.Background(), rootfs)
 		_ = os.RemoveAll(bundle)
 	}
@@ -118,6 +119,9 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 		return 0, err
 	}
 	s.log.Debug("mounted", "t", time.Since(t0))
+	if err := s.prepareMounts(ctx, rec, rootfs); err != nil {
+		return 0, err
+	}
 	spec, err := s.buildSpec(rec, rootfs)
 	if err != nil {
 		return 0, err
@@ -245,7 +249,7 @@ func (s *Service) monitor(e *entry) {
 	autoRemove := e.rec.HostConfig.AutoRemove
 	e.mu.Unlock()
 	if autoRemove {
-		if err := s.Remove(context.Background(), e.rec.ID, RemoveOptions{Force: true}); err != nil {
+		if err := s.Remove(context.Background(), e.rec.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
 			s.log.Warn("auto-remove failed", "id", e.rec.ID, "err", err)
 		}
 	}
@@ -270,6 +274,7 @@ func (s *Service) exitedWith(e *entry, exit shim.Exit) {
 	if err := mount.Unmount(context.Background(), filepath.Join(bundle, "rootfs")); err != nil {
 		s.log.Warn("unmounting a container's root filesystem", "id", rec.ID, "err", err)
 	}
+	s.releaseMounts(rec)
 	_ = s.rt.Delete(context.Background(), rec.ID, true)
 	_ = os.RemoveAll(bundle)
 	if err := s.persist(e); err != nil {

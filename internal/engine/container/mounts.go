@@ -1,0 +1,684 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/volume"
+)
+
+// MountPoint is one of a container's mounts, as decided at its create
+// from -v, --mount, --volumes-from and the image's VOLUMEs, and kept in
+// its record: what the spec mounts at each start, what inspect shows and
+// what rm -v removes.
+type MountPoint struct {
+	Type        mount.Type        `json:"type"`
+	Name        string            `json:"name,omitempty"`   // the volume's
+	Source      string            `json:"source,omitempty"` // the host path: a bind's source, a volume's data
+	Destination string            `json:"destination"`
+	Driver      string            `json:"driver,omitempty"`
+	Mode        string            `json:"mode,omitempty"` // as the user wrote it (-v's third part)
+	RW          bool              `json:"rw"`
+	Propagation mount.Propagation `json:"propagation,omitempty"`
+	// CopyData fills a new (empty) volume from the image at the start.
+	CopyData bool `json:"copyData,omitempty"`
+	// Anonymous volumes were made for this container: rm -v and --rm
+	// remove them. A volume named by the user never is.
+	Anonymous bool `json:"anonymous,omitempty"`
+	// CreateSource makes a missing bind source, as -v does.
+	CreateSource bool   `json:"createSource,omitempty"`
+	NonRecursive bool   `json:"nonRecursive,omitempty"`
+	TmpfsData    string `json:"tmpfsData,omitempty"` // tmpfs options: size=, mode=
+	// Labels and options for a volume this container's create makes
+	// (--mount's volume-label and volume-opt).
+	VolumeLabels  map[string]string `json:"volumeLabels,omitempty"`
+	VolumeOptions map[string]string `json:"volumeOptions,omitempty"`
+}
+
+// Docker's words for a bad mount.
+func errInvalidSpec(raw string) error {
+	return errdefs.Invalid("invalid volume specification: '%s'", raw)
+}
+
+func errMountConfig(typ mount.Type, err error) error {
+	return errdefs.Invalid("invalid mount config for type %q: %v", typ, err)
+}
+
+// The kinds of -v mode words, by function rather than package-level maps:
+// this package is linked into every container's init.
+func rwMode(o string) bool          { return o == "rw" || o == "ro" }
+func labelMode(o string) bool       { return o == "z" || o == "Z" }
+func copyMode(o string) bool        { return o == "nocopy" }
+func consistencyMode(o string) bool { return o == "consistent" || o == "cached" || o == "delegated" }
+
+func propagationMode(o string) bool { return slices.Contains(mount.Propagations, mount.Propagation(o)) }
+
+// validMode is Docker's check of -v's third part: each kind at most once.
+func validMode(mode string) bool {
+	if mode == "" {
+		return true
+	}
+	counts := map[string]int{}
+	for _, o := range strings.Split(mode, ",") {
+		switch {
+		case rwMode(o):
+			counts["rw"]++
+		case labelMode(o):
+			counts["label"]++
+		case propagationMode(o):
+			counts["propagation"]++
+		case copyMode(o):
+			counts["copy"]++
+		case consistencyMode(o):
+			counts["consistency"]++
+		default:
+			return false
+		}
+	}
+	for _, n := range counts {
+		if n > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func modeHas(mode string, want func(string) bool) (string, bool) {
+	for _, o := range strings.Split(mode, ",") {
+		if want(o) {
+			return o, true
+		}
+	}
+	return "", false
+}
+
+func checkTarget(target string) error {
+	if target == "" {
+		return errors.New("field Target must not be empty")
+	}
+	if path.Clean(target) == "/" {
+		return errors.New("invalid specification: destination can't be '/'")
+	}
+	if !path.IsAbs(target) {
+		return fmt.Errorf("invalid mount path: '%s' mount path must be absolute", target)
+	}
+	return nil
+}
+
+// parseBind reads one -v value as Docker's daemon does:
+// [source:]target[:mode]; an absolute source is a bind, any other a
+// volume's name.
+func parseBind(raw, volumeDriver string) (MountPoint, error) {
+	arr := strings.SplitN(raw, ":", 4)
+	if arr[0] == "" {
+		return MountPoint{}, errInvalidSpec(raw)
+	}
+	var src, dst, mode string
+	switch len(arr) {
+	case 1:
+		dst = arr[0]
+	case 2:
+		if validMode(arr[1]) {
+			return MountPoint{}, errInvalidSpec(raw) // "/foo:rw": a mode without a target
+		}
+		src, dst = arr[0], arr[1]
+	case 3:
+		src, dst, mode = arr[0], arr[1], arr[2]
+	default:
+		return MountPoint{}, errInvalidSpec(raw)
+	}
+	if !validMode(mode) {
+		return MountPoint{}, errdefs.Invalid("invalid mode: %s", mode)
+	}
+	_, ro := modeHas(mode, func(o string) bool { return o == "ro" })
+	mp := MountPoint{Mode: mode, RW: !ro, Source: src}
+	typ := mount.TypeVolume
+	if path.IsAbs(src) {
+		typ = mount.TypeBind
+	}
+	mp.Type = typ
+	if err := checkTarget(dst); err != nil {
+		return MountPoint{}, errdefs.Invalid("%v: %v", errInvalidSpec(raw), errMountConfig(typ, err))
+	}
+	mp.Destination = path.Clean(dst)
+	switch typ {
+	case mount.TypeBind:
+		mp.Source = path.Clean(src)
+		mp.CreateSource = true
+		mp.Propagation = mount.PropagationRPrivate
+		if p, ok := modeHas(mode, propagationMode); ok {
+			mp.Propagation = mount.Propagation(p)
+		}
+	case mount.TypeVolume:
+		mp.Source = ""
+		mp.Name = src
+		mp.Driver = volumeDriverOf(volumeDriver)
+		_, nocopy := modeHas(mode, func(o string) bool { return o == "nocopy" })
+		mp.CopyData = !nocopy
+		if src == "" {
+			if !mp.RW {
+				return MountPoint{}, errdefs.Invalid("%v: %v", errInvalidSpec(raw), errMountConfig(typ, errors.New("must not set ReadOnly mode when using anonymous volumes")))
+			}
+			mp.Anonymous = true
+		} else if mode == "" && mp.Driver == volume.DriverName {
+			mp.Mode = "z"
+		}
+	}
+	return mp, nil
+}
+
+func volumeDriverOf(d string) string {
+	if d == "" {
+		return volume.DriverName
+	}
+	return d
+}
+
+// parseMountSpec reads one --mount (HostConfig.Mounts) as Docker's daemon
+// does; a bind source must exist unless bind-create-src says otherwise.
+func parseMountSpec(m mount.Mount) (MountPoint, error) {
+	switch m.Type {
+	case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
+	case mount.TypeImage:
+		return MountPoint{}, errdefs.Invalid("mount type %q is not supported yet: use a volume or a bind mount", m.Type)
+	default:
+		return MountPoint{}, errMountConfig(m.Type, errors.New("mount type unknown"))
+	}
+	if err := checkTarget(m.Target); err != nil {
+		return MountPoint{}, errMountConfig(m.Type, err)
+	}
+	mp := MountPoint{Type: m.Type, Destination: path.Clean(m.Target), RW: !m.ReadOnly}
+	switch m.Type {
+	case mount.TypeBind:
+		if m.Source == "" {
+			return mp, errMountConfig(m.Type, errors.New("field Source must not be empty"))
+		}
+		if m.VolumeOptions != nil {
+			return mp, errMountConfig(m.Type, errors.New("field VolumeOptions must not be specified"))
+		}
+		if m.TmpfsOptions != nil {
+			return mp, errMountConfig(m.Type, errors.New("field TmpfsOptions must not be specified"))
+		}
+		if !path.IsAbs(m.Source) {
+			return mp, errMountConfig(m.Type, fmt.Errorf("invalid mount path: '%s' mount path must be absolute", m.Source))
+		}
+		mp.Source = path.Clean(m.Source)
+		mp.Propagation = mount.PropagationRPrivate
+		if o := m.BindOptions; o != nil {
+			if o.Propagation != "" {
+				if !propagationMode(string(o.Propagation)) {
+					return mp, errMountConfig(m.Type, fmt.Errorf("invalid propagation mode: %s", o.Propagation))
+				}
+				mp.Propagation = o.Propagation
+			}
+			mp.NonRecursive = o.NonRecursive
+			mp.CreateSource = o.CreateMountpoint
+		}
+		if !mp.CreateSource {
+			if _, err := os.Stat(mp.Source); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					return mp, errMountConfig(m.Type, fmt.Errorf("bind source path does not exist: %s", mp.Source))
+				}
+				return mp, errMountConfig(m.Type, err)
+			}
+		}
+	case mount.TypeVolume:
+		if m.BindOptions != nil {
+			return mp, errMountConfig(m.Type, errors.New("field BindOptions must not be specified"))
+		}
+		if m.TmpfsOptions != nil {
+			return mp, errMountConfig(m.Type, errors.New("field TmpfsOptions must not be specified"))
+		}
+		mp.Name = m.Source
+		mp.Anonymous = m.Source == ""
+		mp.Driver = volume.DriverName
+		mp.CopyData = true
+		if o := m.VolumeOptions; o != nil {
+			if o.Subpath != "" {
+				return mp, errdefs.Invalid("volume-subpath is not supported yet: mount the whole volume")
+			}
+			mp.CopyData = !o.NoCopy
+			mp.VolumeLabels = o.Labels
+			if o.DriverConfig != nil {
+				mp.Driver = volumeDriverOf(o.DriverConfig.Name)
+				mp.VolumeOptions = o.DriverConfig.Options
+			}
+		}
+		if mp.Anonymous && m.ReadOnly {
+			return mp, errMountConfig(m.Type, errors.New("must not set ReadOnly mode when using anonymous volumes"))
+		}
+		if mp.Driver == volume.DriverName {
+			mp.Mode = "z"
+		}
+	case mount.TypeTmpfs:
+		if m.BindOptions != nil {
+			return mp, errMountConfig(m.Type, errors.New("field BindOptions must not be specified"))
+		}
+		if m.Source != "" {
+			return mp, errMountConfig(m.Type, errors.New("field Source must not be specified"))
+		}
+		data, err := tmpfsData(m.TmpfsOptions, m.ReadOnly)
+		if err != nil {
+			return mp, errMountConfig(m.Type, err)
+		}
+		mp.TmpfsData = data
+	}
+	return mp, nil
+}
+
+// tmpfsData is --mount's tmpfs-size and tmpfs-mode as mount options.
+func tmpfsData(o *mount.TmpfsOptions, ro bool) (string, error) {
+	var opts []string
+	if ro {
+		opts = append(opts, "ro")
+	}
+	if o == nil {
+		return strings.Join(opts, ","), nil
+	}
+	if o.Mode != 0 {
+		opts = append(opts, fmt.Sprintf("mode=%o", o.Mode))
+	}
+	if o.SizeBytes < 0 {
+		return "", errors.New("invalid tmpfs size: must not be negative")
+	}
+	if o.SizeBytes != 0 {
+		size, suffix := o.SizeBytes, ""
+		for _, r := range []struct {
+			suffix string
+			div    int64
+		}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+			if size%r.div == 0 {
+				size, suffix = size/r.div, r.suffix
+				break
+			}
+		}
+		opts = append(opts, fmt.Sprintf("size=%d%s", size, suffix))
+	}
+	for _, kv := range o.Options {
+		if len(kv) < 1 || len(kv) > 2 {
+			return "", errors.New("invalid option array length")
+		}
+		if kv[0] != "exec" && kv[0] != "noexec" {
+			return "", errors.New("invalid option: " + kv[0])
+		}
+		opts = append(opts, strings.Join(kv, "="))
+	}
+	return strings.Join(opts, ","), nil
+}
+
+// planMounts works out a container's mounts and checks them, making
+// nothing: volumes-from first, then -v and --mount over them, then the
+// image's (and -v /path's) VOLUMEs where nothing else is mounted.
+func (s *Service) planMounts(rec *Record) ([]MountPoint, error) {
+	hc := rec.HostConfig
+	byDest := map[string]MountPoint{}
+	for _, from := range hc.VolumesFrom {
+		mps, err := s.volumesFrom(from)
+		if err != nil {
+			return nil, err
+		}
+		for _, mp := range mps {
+			byDest[mp.Destination] = mp
+		}
+	}
+	user := map[string]bool{}
+	for _, raw := range hc.Binds {
+		mp, err := parseBind(raw, hc.VolumeDriver)
+		if err != nil {
+			return nil, err
+		}
+		if mp.Type == mount.TypeVolume && mp.Anonymous {
+			// "-v /path" reaches the daemon in Config.Volumes; one in
+			// Binds (from an API client) means the same.
+			mp.Mode = ""
+		}
+		if user[mp.Destination] {
+			return nil, errdefs.Invalid("Duplicate mount point: %s", mp.Destination)
+		}
+		user[mp.Destination] = true
+		byDest[mp.Destination] = mp
+	}
+	for _, m := range hc.Mounts {
+		mp, err := parseMountSpec(m)
+		if err != nil {
+			return nil, err
+		}
+		if user[mp.Destination] {
+			return nil, errdefs.Invalid("Duplicate mount point: %s", mp.Destination)
+		}
+		user[mp.Destination] = true
+		byDest[mp.Destination] = mp
+	}
+	for _, mp := range byDest {
+		if mp.Type == mount.TypeVolume && !mp.Anonymous {
+			if err := volume.ValidateName(mp.Name); err != nil {
+				return nil, errdefs.Invalid("create %s: %v", mp.Name, err)
+			}
+		}
+		if mp.Type == mount.TypeVolume && mp.Driver != volume.DriverName {
+			name := mp.Name
+			if name == "" {
+				name = "(anonymous)"
+			}
+			// A 404 would make the docker CLI try to pull the image.
+			return nil, errdefs.Invalid("create %s: error looking up volume plugin %s: plugin %q not found", name, mp.Driver, mp.Driver)
+		}
+	}
+	var anon []string
+	for dest := range rec.Config.Volumes {
+		anon = append(anon, dest)
+	}
+	slices.Sort(anon)
+	for _, raw := range anon {
+		if err := checkTarget(raw); err != nil {
+			return nil, errMountConfig(mount.TypeVolume, err)
+		}
+		dest := path.Clean(raw)
+		if _, ok := byDest[dest]; ok {
+			continue
+		}
+		if _, ok := hc.Tmpfs[dest]; ok {
+			continue
+		}
+		driver := volumeDriverOf(hc.VolumeDriver)
+		if driver != volume.DriverName {
+			return nil, errdefs.Invalid("create (anonymous): error looking up volume plugin %s: plugin %q not found", driver, driver)
+		}
+		byDest[dest] = MountPoint{Type: mount.TypeVolume, Destination: dest, Driver: driver, RW: true, CopyData: true, Anonymous: true}
+	}
+	out := make([]MountPoint, 0, len(byDest))
+	for _, mp := range byDest {
+		out = append(out, mp)
+	}
+	slices.SortFunc(out, func(a, b MountPoint) int { return strings.Compare(a.Destination, b.Destination) })
+	return out, nil
+}
+
+// volumesFrom is another container's mounts, read-only if asked
+// (ctr:ro), for --volumes-from.
+func (s *Service) volumesFrom(spec string) ([]MountPoint, error) {
+	if spec == "" {
+		return nil, errdefs.Invalid("volumes-from specification cannot be an empty string")
+	}
+	ref, mode, _ := strings.Cut(spec, ":")
+	if mode == "" {
+		mode = "rw"
+	}
+	_, prop := modeHas(mode, propagationMode)
+	_, cp := modeHas(mode, copyMode)
+	if !validMode(mode) || prop || cp {
+		return nil, errdefs.Invalid("invalid mode: %s", mode)
+	}
+	_, ro := modeHas(mode, func(o string) bool { return o == "ro" })
+	e, err := s.lookup(ref)
+	if err != nil {
+		// Not a 404: the docker CLI would take it for a missing image.
+		return nil, errdefs.Invalid("%v", err)
+	}
+	e.mu.Lock()
+	src := slices.Clone(e.rec.Mounts)
+	e.mu.Unlock()
+	out := make([]MountPoint, 0, len(src))
+	for _, mp := range src {
+		mp.RW = mp.RW && !ro
+		mp.CopyData = false
+		mp.CreateSource = false
+		mp.Mode = ""
+		out = append(out, mp)
+	}
+	return out, nil
+}
+
+// claimMounts makes or finds the volumes of a new container's mounts and
+// takes a reference on each, so none can be removed while the container
+// exists. On failure nothing it made is left.
+func (s *Service) claimMounts(ctx context.Context, rec *Record) (err error) {
+	type made struct {
+		name    string
+		created bool
+	}
+	var claimed []made
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, m := range claimed {
+			s.cfg.Volumes.Release(m.name, rec.ID)
+			if m.created {
+				_ = s.cfg.Volumes.Remove(context.Background(), m.name, true)
+			}
+		}
+	}()
+	for i := range rec.Mounts {
+		mp := &rec.Mounts[i]
+		if mp.Type != mount.TypeVolume {
+			continue
+		}
+		if s.cfg.Volumes == nil {
+			return errdefs.Unavailable("volumes are not available in this engine")
+		}
+		v, created, err := s.cfg.Volumes.Create(ctx, volume.CreateOptions{
+			Name: mp.Name, Driver: mp.Driver, Labels: mp.VolumeLabels, Options: mp.VolumeOptions, Ref: rec.ID,
+		})
+		if err != nil {
+			return err
+		}
+		claimed = append(claimed, made{v.Name, created})
+		mp.Name = v.Name
+		mp.Source = v.Mountpoint
+		mp.Driver = v.Driver
+	}
+	return nil
+}
+
+// userMounts are the spec's mounts for the container's volumes, binds
+// and tmpfs, parents before children.
+func userMounts(rec *Record) ([]specs.Mount, error) {
+	tmpfs, err := tmpfsMounts(rec.HostConfig.Tmpfs)
+	if err != nil {
+		return nil, err
+	}
+	out := tmpfs
+	for _, mp := range rec.Mounts {
+		if _, ok := rec.HostConfig.Tmpfs[mp.Destination]; ok {
+			return nil, errdefs.Invalid("Duplicate mount point: %s", mp.Destination)
+		}
+		switch mp.Type {
+		case mount.TypeTmpfs:
+			opts := []string{"noexec", "nosuid", "nodev"}
+			if mp.TmpfsData != "" {
+				opts = append(opts, strings.Split(mp.TmpfsData, ",")...)
+			}
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		default:
+			bind := "rbind"
+			if mp.NonRecursive {
+				bind = "bind"
+			}
+			prop := string(mp.Propagation)
+			if prop == "" {
+				prop = string(mount.PropagationRPrivate)
+			}
+			opts := []string{bind, prop}
+			if !mp.RW {
+				opts = append(opts, "ro")
+			}
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
+	return out, nil
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// withUserMounts puts the user's mounts after the defaults, dropping a
+// default that one of them replaces (a user's /dev/shm, /etc/hosts, ...)
+// or hides (anything under a user's /dev).
+func withUserMounts(defaults, user []specs.Mount) []specs.Mount {
+	dests := map[string]bool{}
+	for _, m := range user {
+		dests[m.Destination] = true
+	}
+	out := make([]specs.Mount, 0, len(defaults)+len(user))
+	for _, m := range defaults {
+		if dests[m.Destination] || dests["/dev"] && strings.HasPrefix(m.Destination, "/dev/") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return append(out, user...)
+}
+
+// prepareMounts readies a container's mounts for a start, its root
+// filesystem mounted at rootfs: missing -v bind sources are made, volumes
+// are mounted (those with options) and new ones filled from the image.
+// On failure what it mounted is released.
+func (s *Service) prepareMounts(ctx context.Context, rec *Record, rootfs string) (err error) {
+	var mounted []string
+	defer func() {
+		if err != nil {
+			for _, name := range mounted {
+				_ = s.cfg.Volumes.Unmount(context.Background(), name, rec.ID)
+			}
+		}
+	}()
+	for _, mp := range rec.Mounts {
+		switch mp.Type {
+		case mount.TypeBind:
+			if !mp.CreateSource {
+				continue
+			}
+			if _, err := os.Stat(mp.Source); errors.Is(err, os.ErrNotExist) {
+				if err := os.MkdirAll(mp.Source, 0o755); err != nil {
+					return errdefs.Invalid("error while creating mount source path '%s': %v", mp.Source, err)
+				}
+			}
+		case mount.TypeVolume:
+			if s.cfg.Volumes == nil {
+				return errdefs.Unavailable("volumes are not available in this engine")
+			}
+			data, err := s.cfg.Volumes.Mount(ctx, mp.Name, volume.MountEvent{
+				Container: rec.ID, Destination: mp.Destination, ReadWrite: mp.RW, Propagation: string(mp.Propagation),
+			})
+			if err != nil {
+				return err
+			}
+			mounted = append(mounted, mp.Name)
+			if !mp.CopyData {
+				continue
+			}
+			if _, err := volume.CopyUp(rootfs, mp.Destination, data); err != nil {
+				if errors.Is(err, volume.ErrNotDir) {
+					return errdefs.Invalid("%v", err)
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// releaseMounts ends a run's use of its volumes (unmounting those with
+// options when no other container uses them).
+func (s *Service) releaseMounts(rec *Record) {
+	if s.cfg.Volumes == nil {
+		return
+	}
+	for _, mp := range rec.Mounts {
+		if mp.Type == mount.TypeVolume {
+			if err := s.cfg.Volumes.Unmount(context.Background(), mp.Name, rec.ID); err != nil {
+				s.log.Warn("unmounting a volume", "volume", mp.Name, "container", rec.ID, "err", err)
+			}
+		}
+	}
+}
+
+// removeMounts drops a removed container's references to its volumes
+// and, with rm -v or --rm, removes its anonymous ones (those another
+// container still uses stay).
+func (s *Service) removeMounts(ctx context.Context, rec *Record, removeAnonymous bool) {
+	if s.cfg.Volumes == nil {
+		return
+	}
+	for _, mp := range rec.Mounts {
+		if mp.Type != mount.TypeVolume {
+			continue
+		}
+		s.cfg.Volumes.Release(mp.Name, rec.ID)
+		if !removeAnonymous || !mp.Anonymous {
+			continue
+		}
+		if err := s.cfg.Volumes.Remove(ctx, mp.Name, true); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+			s.log.Warn("removing a container's anonymous volume", "volume", mp.Name, "container", rec.ID, "err", err)
+		}
+	}
+}
+
+// restoreVolumes finds again, at the daemon's start, which containers use
+// which volumes and which have them mounted (those that were running), so
+// removal refuses what is in use and a volume with options stays mounted
+// for its users. It runs before any exit found meanwhile is recorded.
+func (s *Service) restoreVolumes(ctx context.Context, ents []os.DirEntry) {
+	if s.cfg.Volumes == nil {
+		return
+	}
+	for _, de := range ents {
+		if strings.HasPrefix(de.Name(), removedPrefix) {
+			continue
+		}
+		rec, err := load(filepath.Join(s.dir, de.Name()))
+		if err != nil {
+			continue
+		}
+		for _, mp := range rec.Mounts {
+			if mp.Type != mount.TypeVolume {
+				continue
+			}
+			if rec.State.Running() {
+				err = s.cfg.Volumes.Restored(ctx, mp.Name, rec.ID)
+			} else {
+				err = s.cfg.Volumes.Acquire(mp.Name, rec.ID)
+			}
+			if err != nil {
+				s.log.Warn("a container's volume is gone", "container", rec.ID, "volume", mp.Name, "err", err)
+			}
+		}
+	}
+}
+
+// legacyMounts are the mounts of a record written before mount points
+// were kept: its binds.
+func legacyMounts(rec *Record) {
+	if rec.Mounts != nil || rec.HostConfig == nil || len(rec.HostConfig.Binds) == 0 {
+		return
+	}
+	for _, raw := range rec.HostConfig.Binds {
+		if mp, err := parseBind(raw, ""); err == nil && mp.Type == mount.TypeBind {
+			rec.Mounts = append(rec.Mounts, mp)
+		}
+	}
+}
+
+// apiMountPoints is the container's mounts as inspect and ps show them.
+func apiMountPoints(rec *Record) []container.MountPoint {
+	out := make([]container.MountPoint, 0, len(rec.Mounts))
+	for _, mp := range rec.Mounts {
+		out = append(out, container.MountPoint{
+			Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination,
+			Driver: mp.Driver, Mode: mp.Mode, RW: mp.RW, Propagation: mp.Propagation,
+		})
+	}
+	return out
+}
