@@ -56,6 +56,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := s.checkHostConfig(hc); err != nil {
 		return "", nil, err
 	}
+	if warnings, err = checkResources(&hc.Resources, false); err != nil {
+		return "", nil, err
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = s.cfg.LogConfig.Driver
 		if len(hc.LogConfig.Config) == 0 {
