@@ -244,7 +244,10 @@ func applyLimits(spec *specs.Spec, hc *container.HostConfig) error {
 func deviceNumbers(path string) (int64, int64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return 0, 0, errdefs.Invalid("%s: %v", path, err)
+		if err == unix.ENOENT {
+			return 0, 0, errdefs.Invalid("the device %s does not exist on this host", path)
+		}
+		return 0, 0, errdefs.Invalid("the device %s cannot be read: %v", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
 		return 0, 0, errdefs.Invalid("%s is not a block device", path)
