@@ -350,7 +350,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	}
 	// The docker CLI leaves this to the daemon; checking here fails
 	// before any request, with the daemon's words.
-	if err := container.ValidateRestartPolicy(restart); err != nil {
+	if err := container.ValidateRestartPolicy(restart); err != nil && restart.Name != "on-unhealthy" {
 		return nil, err
 	}
 	logOpts := flagvalue.ConvertKVStringsToMap(o.loggingOpts.GetSlice())

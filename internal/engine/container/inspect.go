@@ -37,7 +37,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 		Args:    rec.Args,
 		State: &container.State{
 			Status:     st.Status,
-			Running:    st.Status == container.StateRunning || st.Status == container.StatePaused,
+			Running:    st.Status == container.StateRunning || st.Status == container.StatePaused || st.Status == container.StateRestarting,
 			Paused:     st.Status == container.StatePaused,
 			Restarting: st.Status == container.StateRestarting,
 			OOMKilled:  st.OOMKilled,

@@ -50,7 +50,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]container.Summa
 		e.mu.Lock()
 		rec := e.rec
 		e.mu.Unlock()
-		if !all && !rec.State.Running() {
+		if !all && !rec.State.Running() && rec.State.Status != container.StateRestarting {
 			continue
 		}
 		if !match(&rec) {

@@ -67,6 +67,7 @@ type entry struct {
 	execs   map[string]*execRecord
 	// pending are attaches waiting for the next start.
 	pending []*attachWait
+	restart restartState // the restart policy's back-off
 }
 
 const recordFile = "container.json"

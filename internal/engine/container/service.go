@@ -106,6 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	go s.sampleLoop(s.ctx)
+	s.restartAtBoot(s.ctx)
 	return s, nil
 }
 

@@ -75,6 +75,7 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	}
 	client := shim.NewClient(s.socketPath(rec.ID))
 	s.connectAttachers(e, client)
+	s.awaitRestartDelay(e)
 	t1 := time.Now()
 	err = client.Start(ctx)
 	s.log.Debug("shim start", "t", time.Since(t1))
@@ -241,7 +242,11 @@ func (s *Service) monitor(e *entry) {
 		}
 	}
 	e.mu.Lock()
+	wasRunning := e.rec.State.Running()
 	s.exitedWith(e, exit)
+	if wasRunning {
+		s.restartAfterExit(e, e.rec.State.FinishedAt.Sub(e.rec.State.StartedAt))
+	}
 	autoRemove := e.rec.HostConfig.AutoRemove
 	e.mu.Unlock()
 	if autoRemove {
