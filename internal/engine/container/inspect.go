@@ -47,6 +47,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 			Error:      st.Error,
 			StartedAt:  dockerTime(st.StartedAt),
 			FinishedAt: dockerTime(st.FinishedAt),
+			Health:     st.Health,
 		},
 		Image:          string(rec.ImageID),
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"),

@@ -45,6 +45,7 @@ type State struct {
 	OOMKilled  bool                     `json:"oomKilled,omitempty"`
 	StartedAt  time.Time                `json:"startedAt,omitzero"`
 	FinishedAt time.Time                `json:"finishedAt,omitzero"`
+	Health     *container.Health        `json:"health,omitempty"` // with a health check
 }
 
 // Running tells whether the container's process is alive (running or

@@ -228,8 +228,10 @@ func exitCodeOf(err error) int {
 
 // monitor waits for the container's exit through its shim.
 func (s *Service) monitor(e *entry) {
+	stopHealth := s.watchHealth(e)
 	client := shim.NewClient(s.socketPath(e.rec.ID))
 	exit, err := client.Wait(s.ctx)
+	stopHealth()
 	if s.ctx.Err() != nil {
 		return // the daemon is stopping; the next one picks it up
 	}
