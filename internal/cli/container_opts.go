@@ -36,6 +36,12 @@ type containerOptions struct {
 	devices           flagvalue.ListOpts
 	deviceCgroupRules flagvalue.ListOpts
 	gpus              flagvalue.GpuOpts
+	deviceReadBps     flagvalue.ThrottleDeviceOpt
+	deviceWriteBps    flagvalue.ThrottleDeviceOpt
+	deviceReadIOps    flagvalue.ThrottleDeviceOpt
+	deviceWriteIOps   flagvalue.ThrottleDeviceOpt
+	blkioWeightDevice flagvalue.WeightDeviceOpt
+	kernelMemory      flagvalue.MemBytes
 	ulimits           *flagvalue.UlimitOpt
 	sysctls           *flagvalue.MapOpts
 	annotations       *flagvalue.MapOpts
@@ -89,6 +95,8 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 		labels:            flagvalue.NewListOpts(flagvalue.ValidateLabel),
 		labelsFile:        flagvalue.NewListOpts(nil),
 		devices:           flagvalue.NewListOpts(nil),
+		deviceReadIOps:    flagvalue.NewThrottleDeviceOpt(true),
+		deviceWriteIOps:   flagvalue.NewThrottleDeviceOpt(true),
 		deviceCgroupRules: flagvalue.NewListOpts(nil),
 		ulimits:           flagvalue.NewUlimitOpt(nil),
 		sysctls:           flagvalue.NewMapOpts(nil, flagvalue.ValidateSysctl),
@@ -198,6 +206,12 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	f.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	f.Var(&o.deviceReadBps, "device-read-bps", "Limit read rate (bytes per second) from a device")
+	f.Var(&o.deviceWriteBps, "device-write-bps", "Limit write rate (bytes per second) to a device")
+	f.Var(&o.deviceReadIOps, "device-read-iops", "Limit read rate (IO per second) from a device")
+	f.Var(&o.deviceWriteIOps, "device-write-iops", "Limit write rate (IO per second) to a device")
+	f.Var(&o.blkioWeightDevice, "blkio-weight-device", "Block IO weight (relative device weight)")
+	f.Var(&o.kernelMemory, "kernel-memory", "Kernel memory limit (no longer supported)")
 	// Low-level execution
 	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
 	f.StringVar(&o.ipcMode, "ipc", "", "IPC mode to use")
@@ -240,6 +254,9 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	}
 	if o.attach.Len() == 0 {
 		attachStdout, attachStderr = true, true
+	}
+	if o.kernelMemory != 0 {
+		return nil, errors.New("--kernel-memory is not supported: kernel memory limits were deprecated in Linux 5.4 and are ignored by Docker since API v1.42; --memory counts kernel memory too")
 	}
 	if o.swappiness != -1 && (o.swappiness < 0 || o.swappiness > 100) {
 		return nil, fmt.Errorf("invalid value: %d. Valid memory swappiness range is 0-100", o.swappiness)
@@ -333,7 +350,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	}
 	// The docker CLI leaves this to the daemon; checking here fails
 	// before any request, with the daemon's words.
-	if err := container.ValidateRestartPolicy(restart); err != nil {
+	if err := container.ValidateRestartPolicy(restart); err != nil && restart.Name != "on-unhealthy" {
 		return nil, err
 	}
 	logOpts := flagvalue.ConvertKVStringsToMap(o.loggingOpts.GetSlice())
@@ -380,6 +397,12 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 		DeviceCgroupRules:  o.deviceCgroupRules.GetSlice(),
 		Devices:            devices,
 		DeviceRequests:     deviceRequests,
+
+		BlkioWeightDevice:    o.blkioWeightDevice.GetList(),
+		BlkioDeviceReadBps:   o.deviceReadBps.GetList(),
+		BlkioDeviceWriteBps:  o.deviceWriteBps.GetList(),
+		BlkioDeviceReadIOps:  o.deviceReadIOps.GetList(),
+		BlkioDeviceWriteIOps: o.deviceWriteIOps.GetList(),
 	}
 	config := &container.Config{
 		Hostname:     o.hostname,

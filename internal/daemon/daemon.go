@@ -90,6 +90,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	srv := server.New(version, []server.Router{
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
+		server.ContainerOps{S: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
 	}, server.WithLogger(log))

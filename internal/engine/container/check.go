@@ -11,10 +11,10 @@ import (
 // checkHostConfig refuses, before anything is made, what gantry does not
 // do (yet) or what makes no sense.
 func (s *Service) checkHostConfig(hc *container.HostConfig) error {
-	switch p := hc.RestartPolicy.Name; p {
-	case "", "no", "always", "unless-stopped", "on-failure":
-	default:
-		return errdefs.Invalid("invalid restart policy '%s'", p)
+	if hc.RestartPolicy.Name != RestartOnUnhealthy {
+		if err := container.ValidateRestartPolicy(hc.RestartPolicy); err != nil {
+			return errdefs.Invalid("%s", strings.ReplaceAll(err.Error(), "or 'unless-stopped'", "'unless-stopped', or 'on-unhealthy'"))
+		}
 	}
 	if hc.RestartPolicy.MaximumRetryCount < 0 {
 		return errdefs.Invalid("invalid restart policy: maximum retry count cannot be negative")

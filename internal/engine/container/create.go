@@ -50,10 +50,17 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		return "", nil, err
 	}
 	merged := mergeImageConfig(cfg, &imgCfg.Config)
+	merged.Healthcheck = mergeHealthcheck(merged.Healthcheck, &imgCfg.Config)
 	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
 		return "", nil, errdefs.Invalid("no command specified")
 	}
 	if err := s.checkHostConfig(hc); err != nil {
+		return "", nil, err
+	}
+	if warnings, err = checkResources(&hc.Resources, false); err != nil {
+		return "", nil, err
+	}
+	if err := checkHealth(merged, hc); err != nil {
 		return "", nil, err
 	}
 	if hc.LogConfig.Type == "" {

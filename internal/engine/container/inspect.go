@@ -37,7 +37,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 		Args:    rec.Args,
 		State: &container.State{
 			Status:     st.Status,
-			Running:    st.Status == container.StateRunning || st.Status == container.StatePaused,
+			Running:    st.Status == container.StateRunning || st.Status == container.StatePaused || st.Status == container.StateRestarting,
 			Paused:     st.Status == container.StatePaused,
 			Restarting: st.Status == container.StateRestarting,
 			OOMKilled:  st.OOMKilled,
@@ -47,6 +47,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 			Error:      st.Error,
 			StartedAt:  dockerTime(st.StartedAt),
 			FinishedAt: dockerTime(st.FinishedAt),
+			Health:     st.Health,
 		},
 		Image:          string(rec.ImageID),
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"),

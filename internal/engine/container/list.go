@@ -50,7 +50,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]container.Summa
 		e.mu.Lock()
 		rec := e.rec
 		e.mu.Unlock()
-		if !all && !rec.State.Running() {
+		if !all && !rec.State.Running() && rec.State.Status != container.StateRestarting {
 			continue
 		}
 		if !match(&rec) {
@@ -190,6 +190,9 @@ func summary(r *Record, now time.Time) container.Summary {
 		Status:  statusText(r, now),
 		Mounts:  apiMountPoints(r),
 	}
+	if h := r.State.Health; h != nil {
+		sum.Health = &container.HealthSummary{Status: h.Status, FailingStreak: h.FailingStreak}
+	}
 	sum.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
 	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
 	return sum
@@ -200,7 +203,7 @@ func statusText(r *Record, now time.Time) string {
 	st := r.State
 	switch st.Status {
 	case container.StateRunning:
-		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + healthSuffix(st.Health)
 	case container.StatePaused:
 		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
 	case container.StateRestarting:

@@ -48,6 +48,7 @@ type State struct {
 	OOMKilled  bool                     `json:"oomKilled,omitempty"`
 	StartedAt  time.Time                `json:"startedAt,omitzero"`
 	FinishedAt time.Time                `json:"finishedAt,omitzero"`
+	Health     *container.Health        `json:"health,omitempty"` // with a health check
 }
 
 // Running tells whether the container's process is alive (running or
@@ -70,6 +71,7 @@ type entry struct {
 	execs   map[string]*execRecord
 	// pending are attaches waiting for the next start.
 	pending []*attachWait
+	restart restartState // the restart policy's back-off
 }
 
 const recordFile = "container.json"

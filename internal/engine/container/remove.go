@@ -29,6 +29,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		return err
 	}
 	e.mu.Lock()
+	s.cancelRestart(e)
 	if e.rec.State.Running() {
 		if !opts.Force {
 			e.mu.Unlock()

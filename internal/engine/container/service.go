@@ -62,6 +62,8 @@ type Service struct {
 	byID   map[string]*entry
 	byName map[string]string // name → ID
 	execs  map[string]*execRecord
+
+	stats statsSampler // the previous CPU reading of each running container
 }
 
 // Open loads the containers of the data root and finds the running ones
@@ -105,6 +107,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.restore(ctx); err != nil {
 		return nil, err
 	}
+	go s.sampleLoop(s.ctx)
+	s.restartAtBoot(s.ctx)
 	return s, nil
 }
 

@@ -139,6 +139,9 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	if err := resources(spec.Linux.Resources, &hc.Resources); err != nil {
 		return nil, err
 	}
+	if err := applyLimits(spec, hc); err != nil {
+		return nil, err
+	}
 	if hc.Privileged {
 		spec.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	} else {
@@ -380,9 +383,6 @@ func resources(r *specs.LinuxResources, in *container.Resources) error {
 	if in.BlkioWeight != 0 {
 		w := in.BlkioWeight
 		r.BlockIO = &specs.LinuxBlockIO{Weight: &w}
-	}
-	if len(in.Devices) > 0 || len(in.DeviceRequests) > 0 {
-		return errdefs.Invalid("--device and --gpus are not supported yet")
 	}
 	return nil
 }

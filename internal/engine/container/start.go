@@ -76,6 +76,7 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	}
 	client := shim.NewClient(s.socketPath(rec.ID))
 	s.connectAttachers(e, client)
+	s.awaitRestartDelay(e)
 	t1 := time.Now()
 	err = client.Start(ctx)
 	s.log.Debug("shim start", "t", time.Since(t1))
@@ -231,8 +232,10 @@ func exitCodeOf(err error) int {
 
 // monitor waits for the container's exit through its shim.
 func (s *Service) monitor(e *entry) {
+	stopHealth := s.watchHealth(e)
 	client := shim.NewClient(s.socketPath(e.rec.ID))
 	exit, err := client.Wait(s.ctx)
+	stopHealth()
 	if s.ctx.Err() != nil {
 		return // the daemon is stopping; the next one picks it up
 	}
@@ -245,7 +248,11 @@ func (s *Service) monitor(e *entry) {
 		}
 	}
 	e.mu.Lock()
+	wasRunning := e.rec.State.Running()
 	s.exitedWith(e, exit)
+	if wasRunning {
+		s.restartAfterExit(e, e.rec.State.FinishedAt.Sub(e.rec.State.StartedAt))
+	}
 	autoRemove := e.rec.HostConfig.AutoRemove
 	e.mu.Unlock()
 	if autoRemove {

@@ -42,6 +42,11 @@ func (s *Service) Stop(ctx context.Context, ref, signal string, timeout *int) er
 		return err
 	}
 	e.mu.Lock()
+	if s.cancelRestart(e) {
+		e.mu.Unlock()
+		s.publish("stop", &e.rec, nil)
+		return nil
+	}
 	if !e.rec.State.Running() {
 		e.mu.Unlock()
 		return ErrNotModified
