@@ -28,6 +28,7 @@ func addContainerCommands(root *cobra.Command) {
 		newKillCommand(), newPauseCommand(), newUnpauseCommand(), newRmCommand("rm", "remove"),
 		newPsCommand("ls", "ps", "list"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newContainerInspectCommand(), newTopCommand(), newRenameCommand(),
+		newCpCommand(), newDiffCommand(), newExportCommand(),
 	}
 	top := []*cobra.Command{
 		newRunCommand(), newCreateCommand(), newStartCommand(), newStopCommand(), newRestartCommand(),
@@ -35,6 +36,7 @@ func addContainerCommands(root *cobra.Command) {
 		newPsCommand("ps"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newInspectCommand(), newTopCommand(), newRenameCommand(),
 		newVersionCommand(), newInfoCommand(), containerCmd,
+		newCpCommand(), newDiffCommand(), newExportCommand(),
 	}
 	for _, c := range append(sub, top...) {
 		c.SetFlagErrorFunc(flagError)
