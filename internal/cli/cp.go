@@ -39,7 +39,7 @@ type cpOptions struct {
 func newCpCommand() *cobra.Command {
 	var o cpOptions
 	cmd := &cobra.Command{
-		Use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tgantry cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tgantry cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
 		Long: "Copy files/folders between a container and the local filesystem\n\n" +
 			"Use '-' as the source to read a tar archive from stdin\n" +
@@ -114,7 +114,9 @@ func keepTrailing(p, orig string) string {
 	return p
 }
 
-func assertsDir(p string) bool { return strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || p == "." }
+func assertsDir(p string) bool {
+	return strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || p == "."
+}
 
 // splitDirEntry is a path's directory and last element, "." for a path
 // that ends in "/.".
