@@ -28,7 +28,7 @@ func addContainerCommands(root *cobra.Command) {
 		newKillCommand(), newPauseCommand(), newUnpauseCommand(), newRmCommand("rm", "remove"),
 		newPsCommand("ls", "ps", "list"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newContainerInspectCommand(), newTopCommand(), newRenameCommand(),
-		newCpCommand(), newDiffCommand(), newExportCommand(),
+		newCpCommand(), newDiffCommand(), newExportCommand(), newContainerPruneCommand(),
 	}
 	top := []*cobra.Command{
 		newRunCommand(), newCreateCommand(), newStartCommand(), newStopCommand(), newRestartCommand(),
@@ -36,7 +36,7 @@ func addContainerCommands(root *cobra.Command) {
 		newPsCommand("ps"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newInspectCommand(), newTopCommand(), newRenameCommand(),
 		newVersionCommand(), newInfoCommand(), containerCmd,
-		newCpCommand(), newDiffCommand(), newExportCommand(),
+		newCpCommand(), newDiffCommand(), newExportCommand(), newEventsCommand(),
 	}
 	for _, c := range append(sub, top...) {
 		c.SetFlagErrorFunc(flagError)
