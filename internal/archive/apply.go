@@ -32,6 +32,9 @@ const (
 	// (flattening, import onto a rootfs): ".wh.NAME" removes NAME, an opaque
 	// marker empties the directory of what earlier layers put there.
 	ApplyWhiteouts
+	// LiteralWhiteouts is for archives that are not layers (`cp` into a
+	// container): ".wh.NAME" is a file like any other.
+	LiteralWhiteouts
 )
 
 // ApplyOptions change how Apply unpacks.
@@ -44,7 +47,16 @@ type ApplyOptions struct {
 	// NoOwnership leaves every entry owned by the caller (rootless, tests);
 	// by default entries keep the tar's numeric uid and gid.
 	NoOwnership bool
+	// Owner, when set, owns every entry instead of the tar's uid and gid
+	// (`cp -a` into a container with a user).
+	Owner *Owner
+	// NoOverwriteDirNonDir refuses an entry that would replace a directory
+	// with something else, or something else with a directory (`cp`).
+	NoOverwriteDirNonDir bool
 }
+
+// Owner is a numeric uid and gid.
+type Owner struct{ UID, GID int }
 
 // The names of the whiteout convention (OCI image spec, from AUFS).
 const (
@@ -314,6 +326,8 @@ func (a *applier) markCreated(p string) {
 // errorf makes an error about the current entry.
 func (a *applier) errorf(op string, err error) error {
 	switch {
+	case errors.Is(err, errdefs.ErrInvalid):
+		return err // already says which entry
 	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
 		return errdefs.Unavailable("layer entry %q: %s: %w", a.name, op, err)
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
@@ -361,8 +375,11 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return a.rootDir(hdr)
 	}
+	if o := a.opts.Owner; o != nil {
+		hdr.Uid, hdr.Gid = o.UID, o.GID
+	}
 	dir, base := split(name)
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) && a.opts.Whiteouts != LiteralWhiteouts {
 		return a.whiteout(hdr, dir, base)
 	}
 	switch hdr.Typeflag {
@@ -479,6 +496,12 @@ func (a *applier) place(pfd int, name, base string, keepDir bool, mk func() erro
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return false, err
+	}
+	if a.opts.NoOverwriteDirNonDir && (st.Mode&unix.S_IFMT == unix.S_IFDIR) != keepDir {
+		if keepDir {
+			return false, errdefs.Invalid("cannot overwrite non-directory %q with directory %q", name, a.name)
+		}
+		return false, errdefs.Invalid("cannot overwrite directory %q with non-directory %q", name, a.name)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

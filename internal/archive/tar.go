@@ -21,6 +21,9 @@ type TarOptions struct {
 	// ClampMtime, when not zero, sets every mtime later than it to it
 	// (reproducible layers, SOURCE_DATE_EPOCH style).
 	ClampMtime time.Time
+	// Prefix goes before every name (and hardlink target): "dir/" makes the
+	// entries of a directory archived under its own name (`cp`).
+	Prefix string
 }
 
 // Tar writes the tree under dir as a tar stream: paths relative ("./" not
@@ -54,6 +57,7 @@ type treeWriter struct {
 	tw     *tar.Writer
 	diff   bool
 	clamp  time.Time
+	prefix string
 	links  map[inode]string
 	buf    []byte
 	xbuf   []byte
@@ -76,6 +80,7 @@ func writeTree(ctx context.Context, dir string, w io.Writer, opts TarOptions, di
 		done:   ctx.Done(),
 		tw:     tar.NewWriter(bw),
 		diff:   diff,
+		prefix: opts.Prefix,
 		links:  make(map[inode]string),
 		buf:    make([]byte, copyBufferSize),
 		dirent: make([]byte, 32<<10),
@@ -109,7 +114,7 @@ func (t *treeWriter) mtime(st *unix.Stat_t) time.Time {
 func (t *treeWriter) header(st *unix.Stat_t, name string, typ byte) *tar.Header {
 	return &tar.Header{
 		Typeflag: typ,
-		Name:     name,
+		Name:     t.prefix + name,
 		Mode:     int64(st.Mode & 0o7777),
 		Uid:      int(st.Uid),
 		Gid:      int(st.Gid),
@@ -162,7 +167,7 @@ func (t *treeWriter) entry(dfd int, prefix, name string) error {
 		key := inode{uint64(st.Dev), st.Ino}
 		if first, ok := t.links[key]; ok {
 			hdr := t.header(&st, rel, tar.TypeLink)
-			hdr.Linkname = first
+			hdr.Linkname = t.prefix + first
 			return t.write(hdr, rel)
 		}
 		t.links[key] = rel

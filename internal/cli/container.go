@@ -29,6 +29,7 @@ func addContainerCommands(root *cobra.Command) {
 		newPsCommand("ls", "ps", "list"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newContainerInspectCommand(), newTopCommand(), newRenameCommand(),
 		newStatsCommand(), newUpdateCommand(),
+		newCpCommand(), newDiffCommand(), newExportCommand(), newContainerPruneCommand(),
 	}
 	top := []*cobra.Command{
 		newRunCommand(), newCreateCommand(), newStartCommand(), newStopCommand(), newRestartCommand(),
@@ -37,6 +38,7 @@ func addContainerCommands(root *cobra.Command) {
 		newWaitCommand(), newInspectCommand(), newTopCommand(), newRenameCommand(),
 		newVersionCommand(), newInfoCommand(), containerCmd,
 		newStatsCommand(), newUpdateCommand(),
+		newCpCommand(), newDiffCommand(), newExportCommand(), newEventsCommand(),
 	}
 	for _, c := range append(sub, top...) {
 		c.SetFlagErrorFunc(flagError)

@@ -47,5 +47,10 @@ func newSystemCommand() *cobra.Command {
 	check.Flags().BoolVar(&repair, "repair", false, "remove what is broken so that it can be pulled again")
 	check.Flags().StringVar(&dataRoot, "data-root", envOr("GANTRY_DATA_ROOT", "/var/lib/gantry"), "root directory of persistent gantry state")
 	system.AddCommand(check)
+	for _, c := range []*cobra.Command{newSystemDfCommand(), newSystemPruneCommand(), newEventsCommand(), newInfoCommand()} {
+		c.SetFlagErrorFunc(flagError)
+		c.DisableFlagsInUseLine = true
+		system.AddCommand(c)
+	}
 	return system
 }

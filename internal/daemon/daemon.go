@@ -19,6 +19,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/api/server"
 	"github.com/gantry-dev/gantry/internal/engine/container"
+	"github.com/gantry-dev/gantry/internal/engine/diskusage"
 	"github.com/gantry-dev/gantry/internal/engine/events"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
@@ -91,6 +92,8 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
 		server.ContainerOps{S: containers},
+		server.Archive{S: containers},
+		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers}},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
 	}, server.WithLogger(log))

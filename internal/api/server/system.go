@@ -220,28 +220,43 @@ type stopError struct{}
 
 func (*stopError) Error() string { return "stop" }
 
+// matchEvent applies Docker's event filters: type, event (an action, or
+// its part before ':'), scope, label; container, volume and network match
+// an actor's ID or name by prefix, whatever the event's type; image
+// matches an image event's ID or name, or a container's image, with or
+// without the tag.
 func matchEvent(m eventtypes.Message, f map[string][]string) bool {
-	check := func(key string, vals ...string) bool {
+	match := func(key string, prefix bool, vals ...string) bool {
 		want := f[key]
 		if len(want) == 0 {
 			return true
 		}
 		for _, w := range want {
 			for _, v := range vals {
-				if v != "" && (w == v || (key == "container" && strings.HasPrefix(v, w))) {
+				if v != "" && (w == v || (prefix && strings.HasPrefix(v, w))) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	if !check("type", string(m.Type)) || !check("event", string(m.Action), strings.SplitN(string(m.Action), ":", 2)[0]) {
-		return false
+	id, name := m.Actor.ID, m.Actor.Attributes["name"]
+	imageName := m.Actor.Attributes["image"]
+	if m.Type == eventtypes.ImageEventType {
+		imageName = name
 	}
-	if m.Type == eventtypes.ContainerEventType {
-		if !check("container", m.Actor.ID, m.Actor.Attributes["name"]) || !check("image", m.Actor.Attributes["image"]) {
-			return false
-		}
+	scope := m.Scope
+	if scope == "" {
+		scope = "local"
+	}
+	if !match("type", false, string(m.Type)) ||
+		!match("event", false, string(m.Action), strings.SplitN(string(m.Action), ":", 2)[0]) ||
+		!match("scope", false, scope) ||
+		!match("container", true, id, name) ||
+		!match("volume", true, id, name) ||
+		!match("network", true, id, name) ||
+		!match("image", false, id, imageName, stripTag(id), stripTag(imageName)) {
+		return false
 	}
 	for _, l := range f["label"] {
 		k, v, hasValue := strings.Cut(l, "=")
@@ -251,6 +266,17 @@ func matchEvent(m eventtypes.Message, f map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// stripTag is an image reference without its tag ("busybox:1" → "busybox").
+func stripTag(ref string) string {
+	if strings.HasPrefix(ref, "sha256:") {
+		return ref
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") && !strings.Contains(ref, "@") {
+		return ref[:i]
+	}
+	return ref
 }
 
 // backingFS names the filesystem under the data root, as Docker reports it.

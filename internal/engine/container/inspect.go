@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -92,20 +91,9 @@ func dockerTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// writableSize is the bytes in the container's writable layer.
+// writableSize is the bytes in the container's writable layer, each file
+// once (as system df counts them).
 func (s *Service) writableSize(id string) int64 {
-	var total int64
-	root := filepath.Join(s.cfg.DataRoot, "snapshots", "active", id, "fs")
-	_ = filepath.WalkDir(root, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
+	n, _ := s.writableBytes(context.Background(), id)
+	return n
 }

@@ -104,6 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.shims = shim.NewLauncher(cfg.ShimExe, cfg.ExecRoot)
 	go s.shims.Prepare()
 	s.ctx, s.stopAll = context.WithCancel(context.Background())
+	s.clearTemporaryMounts()
 	if err := s.restore(ctx); err != nil {
 		return nil, err
 	}
