@@ -135,6 +135,25 @@ func (s *Service) CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImag
 	if err != nil {
 		return "", err
 	}
+	// A rebuild that changed nothing makes the same config: when the image
+	// and its names are there already, nothing is written.
+	id := digest.FromBytes(data)
+	same := s.db.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Image(id); err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			if got, err := tx.Resolve(ref.String()); err != nil || got != id {
+				return errdefs.NotFound("name moves")
+			}
+		}
+		return nil
+	}) == nil
+	if same {
+		if _, err := s.content.Info(ctx, id); err == nil {
+			return id, nil
+		}
+	}
 	unlock, err := s.lockRoot(ctx, false)
 	if err != nil {
 		return "", err
