@@ -54,6 +54,7 @@ func Main(args []string) int {
 	addImageCommands(root)
 	addContainerCommands(root)
 	addVolumeCommands(root)
+	addBuildCommands(root)
 	root.AddCommand(newDaemonCommand())
 	root.AddCommand(newContextCommand())
 	root.SetArgs(args[1:])

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	defer containers.Close()
 
-	srv := server.New(version, []server.Router{
+	srv := server.New(version, append([]server.Router{
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
 		server.ContainerOps{S: containers},
@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers}},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
-	}, server.WithLogger(log))
+	}, buildRouters(cfg.DataRoot, images, containers)...), server.WithLogger(log))
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	var listeners []net.Listener

@@ -22,6 +22,9 @@ type CreateRequest struct {
 	Name       string
 	Config     *container.Config
 	HostConfig *container.HostConfig
+	// Base, when set, is the root filesystem and config to use in place of
+	// Config.Image: a build step's state, which is no image (buildstep.go).
+	Base *BaseImage
 }
 
 // Create makes a container: checks everything first, then its writable
@@ -41,11 +44,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if cfg.Image == "" {
 		return "", nil, errdefs.Invalid("no image given: name the image to create the container from")
 	}
-	img, err := s.images.Resolve(ctx, cfg.Image)
-	if err != nil {
-		return "", nil, err
-	}
-	imgCfg, err := s.images.Config(ctx, img.ID)
+	img, imgCfg, err := s.imageOf(ctx, cfg.Image, req.Base)
 	if err != nil {
 		return "", nil, err
 	}

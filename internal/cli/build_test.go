@@ -1,0 +1,245 @@
+package cli_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gantry-dev/gantry/internal/fixture"
+)
+
+// bldContext writes files (name → content) into a new context directory.
+func bldContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// bldCheckClean fails when a build left a container, a mount or a
+// writable snapshot behind.
+func bldCheckClean(t *testing.T, g *fixture.Daemon) {
+	t.Helper()
+	if out := strings.TrimSpace(g.MustGantry("ps", "-aq")); out != "" {
+		t.Errorf("containers left: %s", out)
+	}
+	for _, m := range g.Mounts() {
+		t.Errorf("mount left: %s", m)
+	}
+	ents, _ := os.ReadDir(filepath.Join(g.DataRoot, "snapshots", "active"))
+	for _, e := range ents {
+		t.Errorf("writable snapshot left: %s", e.Name())
+	}
+}
+
+func TestBuildInstructionsCacheAndCommit(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	ctx := bldContext(t, map[string]string{
+		"Dockerfile": `ARG BASE=busybox
+FROM ${BASE} AS base
+ARG GREETING=hello
+ENV APP=/app NAME="my app"
+LABEL org.example.name="$NAME" version=1
+WORKDIR $APP
+COPY --chmod=0750 run.sh ./
+COPY dir/ sub/
+COPY *.txt texts/
+RUN echo "$GREETING from run" > greeting && ls texts | wc -l > count
+USER nobody
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s CMD true
+SHELL ["/bin/sh", "-c"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting"]
+`,
+		"run.sh":        "#!/bin/sh\necho run\n",
+		"dir/a":         "a",
+		"dir/b/c":       "c",
+		"one.txt":       "1",
+		"two.txt":       "2",
+		"ignored.txt":   "ignored",
+		".dockerignore": "ignored.txt\n",
+	})
+	out := g.MustGantry("build", "-t", "app:1", "--build-arg", "GREETING=hi", ctx)
+	if !strings.Contains(out, "Successfully tagged app:1") {
+		t.Fatalf("build output:\n%s", out)
+	}
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "app:1")); got != "hi from run" {
+		t.Errorf("run: %q", got)
+	}
+	files := g.MustGantry("run", "--rm", "--user", "0", "app:1", "ls -ln /app/run.sh; cat /app/sub/a /app/sub/b/c /app/count; ls /app/texts")
+	for _, want := range []string{"-rwxr-x---", "ac2", "one.txt", "two.txt"} {
+		if !strings.Contains(files, want) {
+			t.Errorf("files in the image lack %q:\n%s", want, files)
+		}
+	}
+	if strings.Contains(files, "ignored.txt") {
+		t.Errorf(".dockerignore'd file copied:\n%s", files)
+	}
+	insp := g.MustGantry("image", "inspect", "app:1", "--format",
+		`{{.Config.User}}|{{.Config.WorkingDir}}|{{index .Config.Labels "org.example.name"}}|{{.Config.StopSignal}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{json .Config.Entrypoint}}|{{json .Config.Healthcheck.Test}}`)
+	want := `nobody|/app|my app|SIGINT|{"53/udp":{},"8080/tcp":{}}|{"/data":{}}|["/bin/sh","-c"]|["CMD-SHELL","true"]`
+	if strings.TrimSpace(insp) != want {
+		t.Errorf("inspect:\n got %s\nwant %s", strings.TrimSpace(insp), want)
+	}
+	if !strings.Contains(g.MustGantry("image", "inspect", "app:1", "--format", "{{json .Config.Env}}"), `APP=/app`) {
+		t.Error("ENV missing from the image")
+	}
+
+	// Nothing changed: every step from the cache, the same image.
+	id1 := strings.TrimSpace(g.MustGantry("build", "-q", "-t", "app:1", "--build-arg", "GREETING=hi", ctx))
+	plain := g.MustGantry("build", "--progress=plain", "-t", "app:1", "--build-arg", "GREETING=hi", ctx)
+	if strings.Contains(plain, "cache miss") {
+		t.Errorf("warm build missed the cache:\n%s", plain)
+	}
+	id2 := strings.TrimSpace(g.MustGantry("build", "-q", "-t", "app:1", "--build-arg", "GREETING=hi", ctx))
+	if id1 != id2 {
+		t.Errorf("warm build made another image: %s then %s", id1, id2)
+	}
+	// An ignored file changes nothing.
+	os.WriteFile(filepath.Join(ctx, "ignored.txt"), []byte("changed"), 0o644)
+	if out := g.MustGantry("build", "-t", "app:1", "--build-arg", "GREETING=hi", ctx); strings.Contains(out, "cache miss") {
+		t.Errorf("an ignored file missed the cache:\n%s", out)
+	}
+	// Content: the COPY that reads the file misses, and says which file.
+	os.WriteFile(filepath.Join(ctx, "two.txt"), []byte("22"), 0o644)
+	out = g.MustGantry("build", "-t", "app:1", "--build-arg", "GREETING=hi", ctx)
+	if !strings.Contains(out, "cache miss: two.txt changed") || strings.Count(out, "CACHED") < 4 {
+		t.Errorf("content change:\n%s", out)
+	}
+	// Mode only.
+	os.Chmod(filepath.Join(ctx, "dir", "a"), 0o600)
+	if out := g.MustGantry("build", "-t", "app:1", "--build-arg", "GREETING=hi", ctx); !strings.Contains(out, "cache miss: dir/a changed") {
+		t.Errorf("mode change:\n%s", out)
+	}
+	// A build arg.
+	if out := g.MustGantry("build", "-t", "app:1", "--build-arg", "GREETING=yo", ctx); !strings.Contains(out, `build arg GREETING changed ("hi" → "yo")`) {
+		t.Errorf("build arg change:\n%s", out)
+	}
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "app:1")); got != "yo from run" {
+		t.Errorf("run after the arg change: %q", got)
+	}
+	// --no-cache runs everything.
+	if out := g.MustGantry("build", "--no-cache", "-t", "app:2", ctx); strings.Contains(out, "CACHED\nStep") && !strings.Contains(out, "--no-cache") {
+		t.Errorf("--no-cache:\n%s", out)
+	}
+
+	// commit: a container's change becomes an image, with -c applied.
+	g.MustGantry("run", "--name", "c1", "busybox", "sh", "-c", "echo committed > /marker")
+	id := strings.TrimSpace(g.MustGantry("commit", "-a", "me", "-m", "msg", "-c", "ENV COMMITTED=yes", "-c", `CMD ["cat", "/marker"]`, "c1", "committed:1"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("commit printed %q", id)
+	}
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "committed:1")); got != "committed" {
+		t.Errorf("run of the committed image: %q", got)
+	}
+	if got := g.MustGantry("run", "--rm", "committed:1", "env"); !strings.Contains(got, "COMMITTED=yes") {
+		t.Errorf("commit -c ENV missing:\n%s", got)
+	}
+	if res := g.Gantry("commit", "nosuch"); res.Code == 0 || !strings.Contains(res.Stderr, "No such container: nosuch") {
+		t.Errorf("commit of a missing container: %d %q", res.Code, res.Stderr)
+	}
+	if res := g.Gantry("commit", "-c", "RUN true", "c1"); res.Code == 0 || !strings.Contains(res.Stderr, "RUN is not a valid change command") {
+		t.Errorf("commit with a RUN change: %d %q", res.Code, res.Stderr)
+	}
+	g.MustGantry("rm", "c1")
+	bldCheckClean(t, g)
+}
+
+func TestBuildMultiStageAndBadInput(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	ctx := bldContext(t, map[string]string{
+		"Dockerfile": `FROM busybox AS builder
+RUN echo built > /out.txt
+FROM busybox AS unused
+RUN exit 3
+FROM scratch
+COPY --from=builder /out.txt /out.txt
+COPY --from=builder /bin/busybox /bin/sh
+CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
+`,
+	})
+	out := g.MustGantry("build", "-t", "multi", ctx)
+	if strings.Contains(out, "exit 3") {
+		t.Errorf("an unused stage ran:\n%s", out)
+	}
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "multi")); got != "built" {
+		t.Errorf("multi-stage image: %q", got)
+	}
+	if out := g.MustGantry("build", "-q", "--target", "builder", "-t", "stage1", ctx); !strings.HasPrefix(strings.TrimSpace(out), "sha256:") {
+		t.Errorf("--target: %q", out)
+	}
+
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("TOPSECRET-CONTENT"), 0o600)
+	cases := []struct {
+		name, dockerfile, want string
+		args                   []string
+		setup                  func(dir string)
+	}{
+		{name: "unknown instruction", dockerfile: "FROM busybox\nFOO bar\n", want: "dockerfile parse error on line 2: unknown instruction: FOO"},
+		{name: "no FROM", dockerfile: "RUN true\n", want: "no build stage in current context"},
+		{name: "syntax error", dockerfile: "FROM busybox\nRUN <<EOF\ntrue\n", want: "dockerfile parse error on line 2: unterminated heredoc"},
+		{name: "missing path", dockerfile: "FROM busybox\nCOPY nothere /x\n", want: "nothere"},
+		{name: "path outside", dockerfile: "FROM busybox\nCOPY ../secret /x\n", want: "forbidden path outside the build context: ../secret"},
+		{name: "symlink escape", dockerfile: "FROM busybox\nCOPY link/secret /x\n", want: "forbidden path outside the build context",
+			setup: func(dir string) { os.Symlink(outside, filepath.Join(dir, "link")) }},
+		{name: "failing RUN", dockerfile: "FROM busybox\nRUN echo last words; false\n", want: "The command '/bin/sh -c echo last words; false' returned a non-zero code: 1"},
+		{name: "unknown target", dockerfile: "FROM busybox AS a\n", args: []string{"--target", "nope"}, want: "failed to reach build target nope in Dockerfile"},
+		{name: "unsupported frontend", dockerfile: "# syntax=example.com/frontend\nFROM busybox\n", want: "unsupported frontend"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := bldContext(t, map[string]string{"Dockerfile": c.dockerfile})
+			if c.setup != nil {
+				c.setup(dir)
+			}
+			args := append([]string{"build", "-t", "bad:1"}, c.args...)
+			res := g.Gantry(append(args, dir)...)
+			if res.Code == 0 || !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("exit %d, stderr %q, want %q", res.Code, res.Stderr, c.want)
+			}
+			if strings.Contains(res.Stdout+res.Stderr, "TOPSECRET") {
+				t.Errorf("a file outside the context was read")
+			}
+			if r := g.Gantry("image", "inspect", "bad:1"); r.Code == 0 {
+				t.Errorf("bad:1 was tagged")
+			}
+		})
+	}
+	if out := g.Gantry("build", "-t", "bad:1", bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo last words; false\n"})); !strings.Contains(out.Stdout, "last words") {
+		t.Errorf("failing RUN's output not shown:\n%s", out.Stdout)
+	}
+	bldCheckClean(t, g)
+
+	// The real docker CLI's classic builder against gantry.
+	if _, err := exec.LookPath("docker"); err == nil {
+		cmd := g.DockerCommand("build", "-t", "viadocker", ctx)
+		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_HOST="+g.Host)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker build: %v\n%s", err, out)
+		}
+		if got := strings.TrimSpace(g.MustGantry("run", "--rm", "viadocker")); got != "built" {
+			t.Errorf("image built by docker: %q", got)
+		}
+	}
+	g.MustGantry("builder", "prune", "-f")
+	if out := g.MustGantry("build", "-t", "multi", ctx); strings.Contains(out, "CACHED\nStep 2") {
+		t.Errorf("build after prune used the cache:\n%s", out)
+	}
+}
