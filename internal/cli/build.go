@@ -18,6 +18,7 @@ import (
 	buildtypes "github.com/moby/moby/api/types/build"
 	"github.com/spf13/cobra"
 
+	apiclient "github.com/gantry-dev/gantry/internal/api/client"
 	"github.com/gantry-dev/gantry/internal/archive"
 )
 
@@ -77,9 +78,19 @@ func newBuilderCommand() *cobra.Command {
 		Short: "Remove build cache",
 		Args:  cobra.NoArgs,
 		RunE: withImageAPI(func(ctx context.Context, cmd *cobra.Command, args []string, api *apiClient) error {
-			rep, err := api.BuildCachePrune(ctx)
-			if err != nil {
+			warning := "WARNING! This will remove all dangling build cache."
+			if all {
+				warning = "WARNING! This will remove all build cache."
+			}
+			if !force && !confirm(cmd, warning) {
+				return nil
+			}
+			var rep buildtypes.CachePruneReport
+			if err := api.BuildCachePrune(ctx, all, apiclient.Filters{}, &rep); err != nil {
 				return err
+			}
+			if len(rep.CachesDeleted) > 0 {
+				fmt.Fprint(cmd.OutOrStdout(), listing("Deleted build cache objects:", rep.CachesDeleted))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(int64(rep.SpaceReclaimed)))
 			return nil

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 
-	buildtypes "github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -18,16 +17,6 @@ func (c *Client) ImageBuild(ctx context.Context, context io.Reader, query url.Va
 		return nil, err
 	}
 	return newMessageStream(newBodyReader(ctx, resp.Body)), nil
-}
-
-// BuildCachePrune is POST /build/prune.
-func (c *Client) BuildCachePrune(ctx context.Context) (buildtypes.CachePruneReport, error) {
-	var rep buildtypes.CachePruneReport
-	resp, err := c.post(ctx, "/build/prune", nil, nil, nil)
-	if err != nil {
-		return rep, err
-	}
-	return rep, decode(resp, &rep)
 }
 
 // ContainerCommit is POST /commit.
