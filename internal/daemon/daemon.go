@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Containers{S: containers},
 		server.ContainerOps{S: containers},
 		server.Archive{S: containers},
-		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers}},
+		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers, Volumes: volumeUsage{volumes}}},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
 	}, buildRouters(cfg.DataRoot, images, containers)...), server.WithLogger(log))
