@@ -28,13 +28,14 @@ func addContainerCommands(root *cobra.Command) {
 		newKillCommand(), newPauseCommand(), newUnpauseCommand(), newRmCommand("rm", "remove"),
 		newPsCommand("ls", "ps", "list"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newContainerInspectCommand(), newTopCommand(), newRenameCommand(),
+		newPortCommand(),
 	}
 	top := []*cobra.Command{
 		newRunCommand(), newCreateCommand(), newStartCommand(), newStopCommand(), newRestartCommand(),
 		newKillCommand(), newPauseCommand(), newUnpauseCommand(), newRmCommand("rm"),
 		newPsCommand("ps"), newLogsCommand(), newExecCommand(), newAttachCommand(),
 		newWaitCommand(), newInspectCommand(), newTopCommand(), newRenameCommand(),
-		newVersionCommand(), newInfoCommand(), containerCmd,
+		newVersionCommand(), newInfoCommand(), containerCmd, newPortCommand(),
 	}
 	for _, c := range append(sub, top...) {
 		c.SetFlagErrorFunc(flagError)

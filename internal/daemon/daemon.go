@@ -70,12 +70,17 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	// Removals answer once the container is gone from sight.
 	images.Snapshots().DeleteInBackground()
 	bus := events.New()
+	bridge, err := openNetwork(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	containers, err := container.Open(ctx, container.Config{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, ShimExe: exe,
 		Images: images, Events: bus, Log: log,
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
 		CgroupParent:   cfg.CgroupParent,
+		Network:        bridge,
 	})
 	if err != nil {
 		return err

@@ -71,6 +71,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		s.log.Warn("removing a container's writable layer", "id", e.rec.ID, "err", err)
 	}
 	_ = os.RemoveAll(s.bundleDir(e.rec.ID))
+	s.detachNetwork(&e.rec)
 	s.deleting.Add(1)
 	go func() {
 		defer s.deleting.Done()

@@ -38,6 +38,9 @@ type Config struct {
 	// CgroupParent is the cgroup under which containers' cgroups are made
 	// ("/gantry" unless set).
 	CgroupParent string
+	// Network is the default bridge; nil leaves bridge containers with
+	// a namespace of their own and only lo.
+	Network Network
 }
 
 // Service manages the containers of one data root.
@@ -101,6 +104,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	go s.shims.Prepare()
 	s.ctx, s.stopAll = context.WithCancel(context.Background())
 	if err := s.restore(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.reconcileNetwork(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
