@@ -315,6 +315,24 @@ func TestNetworkModes(t *testing.T) {
 	if strings.Contains(out, "nameserver 127.") || !strings.Contains(out, "nameserver") {
 		t.Errorf("resolv.conf on the bridge:\n%s", out)
 	}
+	// --hostname, --add-host (host-gateway is the bridge's address),
+	// --dns*, --mac-address, as Docker writes them.
+	var insp []struct{ NetworkSettings struct{ Networks map[string]struct{ Gateway string } } }
+	d.MustDocker("run", "-d", "--name", "opts", "--hostname", "myhost", "--add-host", "gw:host-gateway", "--add-host", "other:10.1.2.3",
+		"--dns", "10.9.9.9", "--dns-search", "example.com", "--dns-option", "ndots:2", "--mac-address", "02:11:22:33:44:55", "busybox", "sleep", "60")
+	inspectJSON(t, d, "opts", &insp)
+	gw := insp[0].NetworkSettings.Networks["bridge"].Gateway
+	out = d.MustDocker("exec", "opts", "sh", "-c", "hostname; cat /etc/hosts /etc/resolv.conf; ip link show eth0")
+	for _, want := range []string{"myhost\n", gw + "\tgw\n", "10.1.2.3\tother\n", "\tmyhost\n", "nameserver 10.9.9.9\n", "search example.com\n", "options ndots:2\n", "link/ether 02:11:22:33:44:55"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the container's files lack %q:\n%s", want, out)
+		}
+	}
+	res := d.Docker("run", "--rm", "--ip", "10.20.30.40", "busybox", "true")
+	if res.Code != 125 || !strings.Contains(res.Stderr, "user specified IP address is supported on user defined networks only") {
+		t.Errorf("--ip on the default bridge: exit %d, %s", res.Code, res.Stderr)
+	}
+	d.MustDocker("rm", "-f", "opts")
 	assertBridgeEmpty(t, d)
 }
 

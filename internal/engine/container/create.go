@@ -22,6 +22,7 @@ type CreateRequest struct {
 	Name       string
 	Config     *container.Config
 	HostConfig *container.HostConfig
+	Networking *network.NetworkingConfig
 }
 
 // Create makes a container: checks everything first, then its writable
@@ -59,6 +60,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := s.checkNetwork(merged, hc); err != nil {
 		return "", nil, err
 	}
+	mac, err := endpointOptions(hc, req.Networking)
+	if err != nil {
+		return "", nil, err
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = s.cfg.LogConfig.Driver
 		if len(hc.LogConfig.Config) == 0 {
@@ -81,6 +86,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		Config:     merged,
 		HostConfig: hc,
 		State:      State{Status: container.StateCreated},
+		MacAddress: mac,
 	}
 	if n := len(img.Layers); n > 0 {
 		rec.Layer = img.Layers[n-1]

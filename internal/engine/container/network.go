@@ -53,6 +53,36 @@ func (s *Service) checkNetwork(cfg *container.Config, hc *container.HostConfig) 
 	return nil
 }
 
+// endpointOptions reads the docker CLI's per-network options (--ip,
+// --mac-address, --alias) for the container's network: the default bridge
+// takes a MAC address only, as Docker's.
+func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (mac string, err error) {
+	if nc == nil {
+		return "", nil
+	}
+	for name, es := range nc.EndpointsConfig {
+		if es == nil {
+			continue
+		}
+		if name != string(hc.NetworkMode) && name != "default" && !(name == "bridge" && onBridge(hc)) {
+			return "", errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
+		}
+		if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
+			return "", errdefs.Invalid("user specified IP address is supported on user defined networks only")
+		}
+		if len(es.Aliases) > 0 {
+			return "", errdefs.Invalid("network-scoped alias is supported only for containers in user defined networks")
+		}
+		if len(es.MacAddress) > 0 {
+			if !onBridge(hc) {
+				return "", errdefs.Invalid("conflicting options: mac-address and the network mode")
+			}
+			mac = net.HardwareAddr(es.MacAddress).String()
+		}
+	}
+	return mac, nil
+}
+
 // attachNetwork gives a starting container its endpoint on the bridge and
 // writes its /etc/hosts with the address.
 func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
