@@ -5,6 +5,8 @@
 #   detach   run -d busybox:local sleep 60, then rm -f
 #   exec     exec into a running container
 #   ps50     ps -a with 50 containers
+#   publish  run -d -p 18080:80 busybox httpd (+ rm -f), beside the same
+#            without -p: the cost of a published port (gantry and Docker)
 # then gantry's own memory: the daemon idle, and one shim per running
 # container (RSS, and the private memory each one adds).
 # Needs ../shared/bench/peers.sh to have run (docker, podman, busybox.tar).
@@ -20,14 +22,33 @@ G=$PWD/bin/gantry
 tmp=$(mktemp -d /var/tmp/gantry-bench-engine.XXXXXX)
 data=$tmp/data exec_root=$tmp/run sock=$tmp/run/gantry.sock
 mkdir -p "$data" "$exec_root"
-"$G" daemon --data-root "$data" --exec-root "$exec_root" -H "unix://$sock" >"$tmp/daemon.log" 2>&1 &
+"$G" daemon --data-root "$data" --exec-root "$exec_root" -H "unix://$sock" --bridge gtbench0 >"$tmp/daemon.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; for s in $(pgrep -f "shim --standby $exec_root"); do kill -9 $s; done; umount -R "$exec_root"/containers/*/rootfs 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; for s in $(pgrep -f "shim --standby $exec_root"); do kill -9 $s; done; umount -R "$exec_root"/containers/*/rootfs 2>/dev/null; rm -rf "$tmp"; nft delete table ip gantry-gtbench0 2>/dev/null; ip link del gtbench0 2>/dev/null; for h in $(nft -a list chain ip filter FORWARD 2>/dev/null | awk "/gantry bridge gtbench0/ {print \$NF}"); do nft delete rule ip filter FORWARD handle $h; done' EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 export GANTRY_HOST=unix://$sock
 "$G" import --data-root "$data" "$W/busybox.tar" busybox:local >/dev/null 2>&1 || "$G" import "$W/busybox.tar" busybox:local >/dev/null
 
-bash ../shared/bench/compare.sh "${args[@]}" "$G" docker podman
+# publish is measured here (the shared harness does not know it).
+publish=0 rest=()
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[i]}" = -w ] && [ "${args[i+1]:-}" = publish ]; then publish=1; i=$((i + 1)); else rest+=("${args[i]}"); fi
+done
+case " ${rest[*]} " in *" -w "*) bash ../shared/bench/compare.sh "${rest[@]}" "$G" docker podman;; esac
+if [ $publish = 1 ]; then
+  engines=("$G")
+  docker -H unix:///var/run/docker.sock version >/dev/null 2>&1 && engines+=("docker -H unix:///var/run/docker.sock")
+  printf '%-22s %14s %14s\n' engine "run -d (ms)" "run -d -p (ms)"
+  for e in "${engines[@]}"; do
+    med=()
+    for p in "" "-p 18080:80"; do
+      hyperfine -N -w 2 -r 15 --export-json "$tmp/pub.json" \
+        "sh -c '$e run -d --name pub $p busybox:local httpd -f -p 80 >/dev/null && $e rm -f pub >/dev/null'" >/dev/null 2>&1
+      med+=("$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$tmp/pub.json")")
+    done
+    printf '%-22s %14s %14s\n' "$(basename "${e%% *}")" "${med[0]}" "${med[1]}"
+  done
+fi
 
 # Memory: the daemon with nothing running, then 10 containers' shims.
 rss() { awk '/^Rss:/ {print $2}' /proc/$1/smaps_rollup; }

@@ -30,6 +30,7 @@ func addContainerCommands(root *cobra.Command) {
 		newWaitCommand(), newContainerInspectCommand(), newTopCommand(), newRenameCommand(),
 		newStatsCommand(), newUpdateCommand(),
 		newCpCommand(), newDiffCommand(), newExportCommand(), newContainerPruneCommand(),
+		newPortCommand(),
 	}
 	top := []*cobra.Command{
 		newRunCommand(), newCreateCommand(), newStartCommand(), newStopCommand(), newRestartCommand(),
@@ -39,6 +40,7 @@ func addContainerCommands(root *cobra.Command) {
 		newVersionCommand(), newInfoCommand(), containerCmd,
 		newStatsCommand(), newUpdateCommand(),
 		newCpCommand(), newDiffCommand(), newExportCommand(), newEventsCommand(),
+		newPortCommand(),
 	}
 	for _, c := range append(sub, top...) {
 		c.SetFlagErrorFunc(flagError)

@@ -43,6 +43,8 @@ func newDaemonCommand() *cobra.Command {
 	f.StringVar(&cfg.LogDriver, "log-driver", "", "default log driver for containers (json-file, local, none)")
 	f.StringToStringVar(&cfg.LogOpts, "log-opt", nil, "default log driver options")
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "", "parent cgroup of all containers (default /gantry)")
+	f.StringVarP(&cfg.Bridge, "bridge", "b", "", "attach containers to this network bridge (default gantry0; \"none\": no bridge)")
+	f.StringVar(&cfg.BIP, "bip", "", "the bridge's IP address and subnet, as 172.30.0.1/16 (default: the first free subnet of the address pools)")
 	f.BoolVar(&liveRestore, "live-restore", true, "keep containers running while the daemon is down")
 	f.BoolVar(&cfg.TLS.Verify, "tlsverify", false, "require and verify client certificates")
 	f.StringVar(&cfg.TLS.CACert, "tlscacert", "", "trust certs signed only by this CA")

@@ -28,6 +28,9 @@ type Config struct {
 	LiveRestore        *bool                        `json:"live-restore"`
 	Debug              bool                         `json:"debug"`
 	CgroupParent       string                       `json:"cgroup-parent"`
+	Bridge             string                       `json:"bridge"`
+	BIP                string                       `json:"bip"`
+	AddressPools       []AddressPool                `json:"default-address-pools"`
 	LogFile            string                       `json:"-"`
 	TLS                TLSConfig                    `json:"-"`
 }
@@ -48,6 +51,7 @@ const (
 var knownKeys = map[string]bool{
 	"data-root": true, "exec-root": true, "hosts": true, "insecure-registries": true,
 	"log-driver": true, "log-opts": true, "default-ulimits": true, "live-restore": true, "debug": true, "cgroup-parent": true,
+	"bridge": true, "bip": true, "default-address-pools": true,
 }
 
 // LoadFile fills what the flags left empty from a daemon.json; unknown keys
@@ -101,6 +105,15 @@ func LoadFile(path string, cfg *Config) error {
 	cfg.Debug = cfg.Debug || file.Debug
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = file.CgroupParent
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = file.Bridge
+	}
+	if cfg.BIP == "" {
+		cfg.BIP = file.BIP
+	}
+	if cfg.AddressPools == nil {
+		cfg.AddressPools = file.AddressPools
 	}
 	return nil
 }

@@ -76,12 +76,17 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	if err != nil {
 		return err
 	}
+	bridge, err := openNetwork(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	containers, err := container.Open(ctx, container.Config{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, ShimExe: exe,
 		Images: images, Volumes: volumes, Events: bus, Log: log,
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
 		CgroupParent:   cfg.CgroupParent,
+		Network:        bridge,
 	})
 	if err != nil {
 		return err

@@ -67,6 +67,7 @@ func (c Containers) create(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	id, warnings, err := c.S.Create(ctx, enginecontainer.CreateRequest{
 		Name: r.FormValue("name"), Config: req.Config, HostConfig: req.HostConfig,
+		Networking: req.NetworkingConfig,
 	})
 	if err != nil {
 		return err

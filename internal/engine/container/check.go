@@ -30,9 +30,6 @@ func (s *Service) checkHostConfig(hc *container.HostConfig) error {
 	default:
 		return errdefs.Invalid("network mode %q is not supported yet: gantry runs containers with --network bridge (a network namespace of its own), host or none", mode)
 	}
-	if len(hc.PortBindings) > 0 {
-		return errdefs.Invalid("publishing ports (-p) is not supported yet: gantry's networking is not built; use --network host to reach a container's ports")
-	}
 	if len(hc.Links) > 0 {
 		return errdefs.Invalid("--link is not supported: links are a legacy Docker feature")
 	}

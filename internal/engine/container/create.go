@@ -25,6 +25,7 @@ type CreateRequest struct {
 	// Base, when set, is the root filesystem and config to use in place of
 	// Config.Image: a build step's state, which is no image (buildstep.go).
 	Base *BaseImage
+	Networking *network.NetworkingConfig
 }
 
 // Create makes a container: checks everything first, then its writable
@@ -62,6 +63,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := checkHealth(merged, hc); err != nil {
 		return "", nil, err
 	}
+	if err := s.checkNetwork(merged, hc); err != nil {
+		return "", nil, err
+	}
+	mac, err := endpointOptions(hc, req.Networking)
+	if err != nil {
+		return "", nil, err
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = s.cfg.LogConfig.Driver
 		if len(hc.LogConfig.Config) == 0 {
@@ -84,6 +92,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		Config:     merged,
 		HostConfig: hc,
 		State:      State{Status: container.StateCreated},
+		MacAddress: mac,
 	}
 	if n := len(img.Layers); n > 0 {
 		rec.Layer = img.Layers[n-1]
@@ -145,7 +154,7 @@ func (s *Service) createFiles(ctx context.Context, rec *Record) error {
 	}
 	files := map[string]string{
 		"hostname":    rec.Config.Hostname + "\n",
-		"hosts":       hostsFile(rec),
+		"hosts":       s.hostsFile(rec),
 		"resolv.conf": resolvConf(rec),
 	}
 	for name, content := range files {
@@ -254,23 +263,6 @@ func command(c *container.Config) (string, []string) {
 	return argv[0], argv[1:]
 }
 
-func hostsFile(rec *Record) string {
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	for _, h := range rec.HostConfig.ExtraHosts {
-		name, ip, ok := strings.Cut(h, ":")
-		if !ok {
-			name, ip, _ = strings.Cut(h, "=")
-		}
-		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
-	}
-	if rec.HostConfig.NetworkMode != "host" {
-		fmt.Fprintf(&b, "127.0.1.1\t%s\n", rec.Config.Hostname)
-	}
-	return b.String()
-}
-
 // resolvConf is the host's, which is what a container in the host's
 // network or one without a network of its own can use.
 func resolvConf(rec *Record) string {
@@ -287,11 +279,10 @@ func resolvConf(rec *Record) string {
 	if b.Len() > 0 {
 		return b.String()
 	}
-	host, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return ""
+	if rec.HostConfig.NetworkMode != "host" {
+		return bridgeResolvConf(hostResolvConf())
 	}
-	return string(host)
+	return hostResolvConf()
 }
 
 type imageConfig = dockerspec.DockerOCIImageConfig

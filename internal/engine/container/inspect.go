@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/gantry-dev/gantry/internal/logger"
@@ -64,11 +63,9 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 			"WorkDir":   filepath.Join(s.cfg.DataRoot, "snapshots", "active", rec.ID, "work"),
 			"MergedDir": filepath.Join(s.bundleDir(rec.ID), "rootfs"),
 		}},
-		Mounts: apiMountPoints(&rec),
-		Config: rec.Config,
-		NetworkSettings: &container.NetworkSettings{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		Mounts:          apiMountPoints(&rec),
+		Config:          rec.Config,
+		NetworkSettings: networkSettings(&rec),
 	}
 	if size {
 		rw := s.writableSize(rec.ID)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
@@ -184,7 +183,7 @@ func summary(r *Record, now time.Time) container.Summary {
 		ImageID: string(r.ImageID),
 		Command: strings.Join(append([]string{r.Path}, r.Args...), " "),
 		Created: r.Created.Unix(),
-		Ports:   []container.PortSummary{},
+		Ports:   portSummaries(r),
 		Labels:  r.Config.Labels,
 		State:   r.State.Status,
 		Status:  statusText(r, now),
@@ -194,7 +193,7 @@ func summary(r *Record, now time.Time) container.Summary {
 		sum.Health = &container.HealthSummary{Status: h.Status, FailingStreak: h.FailingStreak}
 	}
 	sum.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
-	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
+	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: summaryNetworks(r)}
 	return sum
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/gantry-dev/gantry/internal/atomicfile"
+	"github.com/gantry-dev/gantry/internal/network"
 )
 
 // Record is what gantry keeps about a container, in
@@ -37,6 +38,10 @@ type Record struct {
 	// Mounts are the container's volumes, binds and --mount tmpfs, as
 	// decided at its create (mounts.go).
 	Mounts []MountPoint `json:"mounts,omitempty"`
+	// Network is the container's endpoint on the bridge while it runs.
+	Network *network.Endpoint `json:"network,omitempty"`
+	// MacAddress is the MAC asked for at create (--mac-address).
+	MacAddress string `json:"macAddress,omitempty"`
 }
 
 // State is a container's place in Docker's state machine.

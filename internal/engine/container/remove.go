@@ -73,6 +73,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	}
 	_ = os.RemoveAll(s.bundleDir(e.rec.ID))
 	s.removeMounts(ctx, &e.rec, opts.Volumes)
+	s.detachNetwork(&e.rec)
 	s.deleting.Add(1)
 	go func() {
 		defer s.deleting.Done()

@@ -40,6 +40,9 @@ type Config struct {
 	// CgroupParent is the cgroup under which containers' cgroups are made
 	// ("/gantry" unless set).
 	CgroupParent string
+	// Network is the default bridge; nil leaves bridge containers with
+	// a namespace of their own and only lo.
+	Network Network
 }
 
 // Service manages the containers of one data root.
@@ -106,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.ctx, s.stopAll = context.WithCancel(context.Background())
 	s.clearTemporaryMounts()
 	if err := s.restore(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.reconcileNetwork(ctx); err != nil {
 		return nil, err
 	}
 	go s.sampleLoop(s.ctx)

@@ -119,7 +119,11 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		},
 	}
 	if hc.NetworkMode != "host" {
-		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		netns := specs.LinuxNamespace{Type: specs.NetworkNamespace}
+		if rec.Network != nil {
+			netns.Path = rec.Network.Netns // made and configured by the daemon
+		}
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, netns)
 	}
 	if cgroupV2() {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})

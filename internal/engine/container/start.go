@@ -64,6 +64,7 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 		s.releaseMounts(rec)
 		_ = mount.Unmount(context.Background(), rootfs)
 		_ = os.RemoveAll(bundle)
+		s.detachNetwork(rec)
 	}
 	pid, err := s.launch(ctx, rec, bundle, rootfs)
 	if err != nil {
@@ -123,6 +124,10 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 	if err := s.prepareMounts(ctx, rec, rootfs); err != nil {
 		return 0, err
 	}
+	if err := s.attachNetwork(ctx, rec); err != nil {
+		return 0, err
+	}
+	s.log.Debug("network attached", "t", time.Since(t0))
 	spec, err := s.buildSpec(rec, rootfs)
 	if err != nil {
 		return 0, err
@@ -284,6 +289,7 @@ func (s *Service) exitedWith(e *entry, exit shim.Exit) {
 	s.releaseMounts(rec)
 	_ = s.rt.Delete(context.Background(), rec.ID, true)
 	_ = os.RemoveAll(bundle)
+	s.detachNetwork(rec)
 	if err := s.persist(e); err != nil {
 		s.log.Error("recording an exit", "id", rec.ID, "err", err)
 	}

@@ -1,0 +1,259 @@
+package container
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/gantry-dev/gantry/internal/atomicfile"
+	"github.com/gantry-dev/gantry/internal/errdefs"
+	gnet "github.com/gantry-dev/gantry/internal/network"
+)
+
+// Network is the default bridge, as the container service uses it.
+type Network interface {
+	Attach(ctx context.Context, req gnet.AttachRequest) (*gnet.Endpoint, error)
+	Detach(ctx context.Context, ep *gnet.Endpoint) error
+	Reconcile(ctx context.Context, running map[string]*gnet.Endpoint) error
+	Gateway() netip.Addr
+}
+
+// onBridge tells whether a container gets a veth on the default bridge.
+func onBridge(hc *container.HostConfig) bool {
+	m := string(hc.NetworkMode)
+	return m == "" || m == "default" || m == "bridge"
+}
+
+// checkNetwork refuses, at create, network options that cannot work.
+func (s *Service) checkNetwork(cfg *container.Config, hc *container.HostConfig) error {
+	if _, err := gnet.ResolvePorts(hc.PortBindings, hc.PublishAllPorts, cfg.ExposedPorts); err != nil {
+		return err
+	}
+	mode := string(hc.NetworkMode)
+	if (len(hc.PortBindings) > 0 || hc.PublishAllPorts) && (mode == "host" || mode == "none") {
+		// Docker ignores them with a warning for host; none has nothing to map to.
+		if mode == "none" {
+			return errdefs.Invalid("conflicting options: port publishing and the container type network mode")
+		}
+	}
+	if !onBridge(hc) && (len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0) && mode == "container" {
+		return errdefs.Invalid("conflicting options: dns and the network mode")
+	}
+	if s.cfg.Network == nil && onBridge(hc) && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {
+		return errdefs.Invalid("publishing ports needs the daemon's bridge network, which is not set up")
+	}
+	return nil
+}
+
+// endpointOptions reads the docker CLI's per-network options (--ip,
+// --mac-address, --alias) for the container's network: the default bridge
+// takes a MAC address only, as Docker's.
+func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (mac string, err error) {
+	if nc == nil {
+		return "", nil
+	}
+	for name, es := range nc.EndpointsConfig {
+		if es == nil {
+			continue
+		}
+		if name != string(hc.NetworkMode) && name != "default" && !(name == "bridge" && onBridge(hc)) {
+			return "", errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
+		}
+		if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
+			return "", errdefs.Invalid("user specified IP address is supported on user defined networks only")
+		}
+		if len(es.Aliases) > 0 {
+			return "", errdefs.Invalid("network-scoped alias is supported only for containers in user defined networks")
+		}
+		if len(es.MacAddress) > 0 {
+			if !onBridge(hc) {
+				return "", errdefs.Invalid("conflicting options: mac-address and the network mode")
+			}
+			mac = net.HardwareAddr(es.MacAddress).String()
+		}
+	}
+	return mac, nil
+}
+
+// attachNetwork gives a starting container its endpoint on the bridge and
+// writes its /etc/hosts with the address.
+func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
+	rec.Network = nil
+	if s.cfg.Network == nil || !onBridge(rec.HostConfig) {
+		return nil
+	}
+	ports, err := gnet.ResolvePorts(rec.HostConfig.PortBindings, rec.HostConfig.PublishAllPorts, rec.Config.ExposedPorts)
+	if err != nil {
+		return err
+	}
+	ep, err := s.cfg.Network.Attach(ctx, gnet.AttachRequest{ID: rec.ID, Name: rec.Name, Ports: ports, MAC: macAddress(rec)})
+	if err != nil {
+		return err
+	}
+	rec.Network = ep
+	if err := atomicfile.Write(filepath.Join(s.containerDir(rec.ID), "hosts"), []byte(s.hostsFile(rec)), 0o644); err != nil {
+		s.detachNetwork(rec)
+		return err
+	}
+	return nil
+}
+
+// detachNetwork releases the endpoint (safe to call when there is none).
+func (s *Service) detachNetwork(rec *Record) {
+	if rec.Network == nil || s.cfg.Network == nil {
+		return
+	}
+	if err := s.cfg.Network.Detach(context.Background(), rec.Network); err != nil {
+		s.log.Warn("releasing a container's network", "id", rec.ID, "err", err)
+	}
+	rec.Network = nil
+}
+
+// reconcileNetwork hands the endpoints of the running containers to the
+// network after a restart; it drops everything else.
+func (s *Service) reconcileNetwork(ctx context.Context) error {
+	if s.cfg.Network == nil {
+		return nil
+	}
+	running := map[string]*gnet.Endpoint{}
+	for _, e := range s.all() {
+		e.mu.Lock()
+		if e.rec.State.Running() && e.rec.Network != nil {
+			running[e.rec.ID] = e.rec.Network
+		}
+		e.mu.Unlock()
+	}
+	return s.cfg.Network.Reconcile(ctx, running)
+}
+
+func macAddress(rec *Record) string { return rec.MacAddress }
+
+// hostsFile is the container's /etc/hosts, as Docker writes it: its own
+// address (127.0.1.1 without one) under its hostname, and --add-host
+// entries with host-gateway replaced by the bridge's address.
+func (s *Service) hostsFile(rec *Record) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, h := range rec.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok {
+			name, ip, _ = strings.Cut(h, "=")
+		}
+		if ip == "host-gateway" && s.cfg.Network != nil {
+			ip = s.cfg.Network.Gateway().String()
+		}
+		b.WriteString(ip + "\t" + name + "\n")
+	}
+	switch {
+	case rec.Network != nil:
+		b.WriteString(rec.Network.IP.String() + "\t" + rec.Config.Hostname + "\n")
+	case rec.HostConfig.NetworkMode != "host":
+		b.WriteString("127.0.1.1\t" + rec.Config.Hostname + "\n")
+	}
+	return b.String()
+}
+
+// bridgeResolvConf is the host's resolv.conf for a container with a
+// network of its own: loopback nameservers cannot be reached from there,
+// so they go, and Google's public ones stand in when none is left, as
+// Docker does.
+func bridgeResolvConf(host string) string {
+	var out []string
+	servers := 0
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		out = append(out, line)
+	}
+	text := strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+	if servers == 0 {
+		text += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+	}
+	return strings.TrimLeft(text, "\n")
+}
+
+// hostResolvConf reads the host's resolver configuration.
+func hostResolvConf() string {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+// networkSettings is inspect's NetworkSettings.
+func networkSettings(rec *Record) *container.NetworkSettings {
+	ns := &container.NetworkSettings{Ports: network.PortMap{}, Networks: map[string]*network.EndpointSettings{}}
+	for p := range rec.Config.ExposedPorts {
+		ns.Ports[p] = nil
+	}
+	mode := string(rec.HostConfig.NetworkMode)
+	if mode == "" || mode == "default" {
+		mode = "bridge"
+	}
+	es := &network.EndpointSettings{}
+	if ep := rec.Network; ep != nil && rec.State.Running() {
+		ns.SandboxKey = ep.Netns
+		ns.SandboxID = ep.EndpointID[:64]
+		es.NetworkID, es.EndpointID = ep.NetworkID, ep.EndpointID
+		es.Gateway, es.IPAddress, es.IPPrefixLen = ep.Gateway, ep.IP, ep.PrefixLen
+		if mac, err := net.ParseMAC(ep.MAC); err == nil {
+			es.MacAddress = network.HardwareAddr(mac)
+		}
+		for _, m := range ep.Ports {
+			p, ok := network.PortFrom(m.ContainerPort, network.IPProtocol(m.Proto))
+			if !ok {
+				continue
+			}
+			ns.Ports[p] = append(ns.Ports[p], network.PortBinding{HostIP: m.HostIP, HostPort: strconv.Itoa(int(m.HostPort))})
+		}
+	}
+	if mode == "host" {
+		ns.Ports = network.PortMap{}
+	}
+	ns.Networks[mode] = es
+	return ns
+}
+
+// portSummaries are ps's PORTS: published ports of a running container,
+// and the exposed ones that are not.
+func portSummaries(rec *Record) []container.PortSummary {
+	out := []container.PortSummary{}
+	published := map[network.Port]bool{}
+	if ep := rec.Network; ep != nil && rec.State.Running() {
+		for _, m := range ep.Ports {
+			p, _ := network.PortFrom(m.ContainerPort, network.IPProtocol(m.Proto))
+			published[p] = true
+			out = append(out, container.PortSummary{IP: m.HostIP, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: m.Proto})
+		}
+	}
+	if rec.HostConfig.NetworkMode == "host" || !rec.State.Running() {
+		return out
+	}
+	for p := range rec.Config.ExposedPorts {
+		if !published[p] {
+			out = append(out, container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
+		}
+	}
+	slices.SortFunc(out, func(a, b container.PortSummary) int { return int(a.PrivatePort) - int(b.PrivatePort) })
+	return out
+}
+
+// summaryNetworks is ps's view of the container's networks.
+func summaryNetworks(rec *Record) map[string]*network.EndpointSettings {
+	return networkSettings(rec).Networks
+}
