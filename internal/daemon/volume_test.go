@@ -574,3 +574,32 @@ func TestVolumeEvents(t *testing.T) {
 		}
 	}
 }
+
+// A tmpfs volume in use when the daemon is killed stays mounted for its
+// running container, with its data, and is unmounted when that container
+// stops under the next daemon.
+func TestVolumeWithOptionsAcrossKill(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustDocker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=2m", "tk")
+	d.MustDocker("run", "-d", "--name", "user", "-v", "tk:/t", "busybox", "sh", "-c", "echo kept > /t/f; sleep 60")
+	waitFor(t, func() bool { return d.Docker("exec", "user", "cat", "/t/f").Stdout == "kept\n" })
+	d.Kill()
+	d.Start()
+	if !slices.Contains(d.Mounts(), volumeData(d, "tk")) {
+		t.Fatal("the tmpfs volume was unmounted by the restart")
+	}
+	// A second user sees the same tmpfs, not a new one.
+	if got := d.MustDocker("run", "--rm", "-v", "tk:/t", "busybox", "cat", "/t/f"); got != "kept\n" {
+		t.Errorf("second user after the restart: %q", got)
+	}
+	if res := d.Docker("volume", "rm", "tk"); res.Code == 0 {
+		t.Error("a volume used by a running container was removed after a restart")
+	}
+	d.MustDocker("stop", "-t", "0", "user")
+	if slices.Contains(d.Mounts(), volumeData(d, "tk")) {
+		t.Error("the tmpfs volume stayed mounted after its last user stopped")
+	}
+	d.MustDocker("rm", "user")
+	d.MustDocker("volume", "rm", "tk")
+}
