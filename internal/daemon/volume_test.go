@@ -333,7 +333,14 @@ func TestAnonymousVolumeLifecycle(t *testing.T) {
 	if names := volumeNames(d); len(names) != 0 {
 		t.Errorf("--rm left volumes: %v", names)
 	}
-	d.MustDocker("run", "--name", "plain", "-v", "/scratch", "-v", "named:/n", "busybox", "true")
+	d.MustDocker("run", "--name", "plain", "-v", "/scratch", "-v", "named:/n", "--mount", "type=bind,src=/tmp,dst=/hosttmp,readonly", "busybox", "true")
+	if got := inspect(d, "plain", "{{json .HostConfig.Binds}} {{len .HostConfig.Mounts}} {{json .Config.Volumes}}"); got != `["named:/n"] 1 {"/scratch":{}}` {
+		t.Errorf("HostConfig and Config as given: %s", got)
+	}
+	mounts := inspect(d, "plain", `{{range .Mounts}}{{.Type}} {{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}}|{{end}}`)
+	if mounts != "bind /hosttmp  false rprivate|volume /n z true |volume /scratch  true |" {
+		t.Errorf("Mounts: %q", mounts)
+	}
 	d.MustDocker("rm", "plain")
 	names := volumeNames(d)
 	if len(names) != 2 || !slices.Contains(names, "named") {
@@ -485,6 +492,11 @@ func TestVolumeWithOptions(t *testing.T) {
 	}
 	if got := strings.TrimSpace(d.MustDocker("volume", "inspect", "-f", "{{.Options.type}} {{.Options.o}}", "tv")); got != "tmpfs size=1m" {
 		t.Errorf("options: %q", got)
+	}
+	// --mount's volume-opt and volume-label make the volume with them.
+	d.MustDocker("run", "--rm", "--mount", "type=volume,src=mv,dst=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=made=bymount", "busybox", "true")
+	if got := strings.TrimSpace(d.MustDocker("volume", "inspect", "-f", "{{.Options.type}} {{.Labels.made}}", "mv")); got != "tmpfs bymount" {
+		t.Errorf("--mount volume-opt/volume-label: %q", got)
 	}
 }
 
