@@ -333,7 +333,14 @@ func TestAnonymousVolumeLifecycle(t *testing.T) {
 	if names := volumeNames(d); len(names) != 0 {
 		t.Errorf("--rm left volumes: %v", names)
 	}
-	d.MustDocker("run", "--name", "plain", "-v", "/scratch", "-v", "named:/n", "busybox", "true")
+	d.MustDocker("run", "--name", "plain", "-v", "/scratch", "-v", "named:/n", "--mount", "type=bind,src=/tmp,dst=/hosttmp,readonly", "busybox", "true")
+	if got := inspect(d, "plain", "{{json .HostConfig.Binds}} {{len .HostConfig.Mounts}} {{json .Config.Volumes}}"); got != `["named:/n"] 1 {"/scratch":{}}` {
+		t.Errorf("HostConfig and Config as given: %s", got)
+	}
+	mounts := inspect(d, "plain", `{{range .Mounts}}{{.Type}} {{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}}|{{end}}`)
+	if mounts != "bind /hosttmp  false rprivate|volume /n z true |volume /scratch  true |" {
+		t.Errorf("Mounts: %q", mounts)
+	}
 	d.MustDocker("rm", "plain")
 	names := volumeNames(d)
 	if len(names) != 2 || !slices.Contains(names, "named") {
@@ -486,6 +493,11 @@ func TestVolumeWithOptions(t *testing.T) {
 	if got := strings.TrimSpace(d.MustDocker("volume", "inspect", "-f", "{{.Options.type}} {{.Options.o}}", "tv")); got != "tmpfs size=1m" {
 		t.Errorf("options: %q", got)
 	}
+	// --mount's volume-opt and volume-label make the volume with them.
+	d.MustDocker("run", "--rm", "--mount", "type=volume,src=mv,dst=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=made=bymount", "busybox", "true")
+	if got := strings.TrimSpace(d.MustDocker("volume", "inspect", "-f", "{{.Options.type}} {{.Labels.made}}", "mv")); got != "tmpfs bymount" {
+		t.Errorf("--mount volume-opt/volume-label: %q", got)
+	}
 }
 
 // The docker CLI's volume commands, output and filters.
@@ -573,4 +585,33 @@ func TestVolumeEvents(t *testing.T) {
 			t.Errorf("events lack %q:\n%s", want, out)
 		}
 	}
+}
+
+// A tmpfs volume in use when the daemon is killed stays mounted for its
+// running container, with its data, and is unmounted when that container
+// stops under the next daemon.
+func TestVolumeWithOptionsAcrossKill(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustDocker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=2m", "tk")
+	d.MustDocker("run", "-d", "--name", "user", "-v", "tk:/t", "busybox", "sh", "-c", "echo kept > /t/f; sleep 60")
+	waitFor(t, func() bool { return d.Docker("exec", "user", "cat", "/t/f").Stdout == "kept\n" })
+	d.Kill()
+	d.Start()
+	if !slices.Contains(d.Mounts(), volumeData(d, "tk")) {
+		t.Fatal("the tmpfs volume was unmounted by the restart")
+	}
+	// A second user sees the same tmpfs, not a new one.
+	if got := d.MustDocker("run", "--rm", "-v", "tk:/t", "busybox", "cat", "/t/f"); got != "kept\n" {
+		t.Errorf("second user after the restart: %q", got)
+	}
+	if res := d.Docker("volume", "rm", "tk"); res.Code == 0 {
+		t.Error("a volume used by a running container was removed after a restart")
+	}
+	d.MustDocker("stop", "-t", "0", "user")
+	if slices.Contains(d.Mounts(), volumeData(d, "tk")) {
+		t.Error("the tmpfs volume stayed mounted after its last user stopped")
+	}
+	d.MustDocker("rm", "user")
+	d.MustDocker("volume", "rm", "tk")
 }

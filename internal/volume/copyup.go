@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -62,23 +63,92 @@ func CopyUp(rootfs, dest, volumeData string) (copied bool, err error) {
 	}
 	dst := os.NewFile(uintptr(dstFd), volumeData)
 	defer dst.Close()
-	names, err := dst.Readdirnames(1)
+	names, err := dst.Readdirnames(-1)
 	if err != nil && err != io.EOF {
 		return false, err
 	}
-	if len(names) > 0 {
+	switch {
+	case slices.Contains(names, stageDone):
+		// A copy that was complete when the daemon died: finish moving
+		// it into place.
+	case slices.Equal(names, []string{stagePartial}):
+		// A copy cut short: start again.
+		if err := os.RemoveAll(path.Join(volumeData, stagePartial)); err != nil {
+			return false, err
+		}
+		fallthrough
+	case len(names) == 0:
+		if err := copyToStage(src, dst); err != nil {
+			return true, fmt.Errorf("copying %s of the image into the volume: %w", dest, err)
+		}
+	default:
 		return false, nil // not new: left as it is
 	}
-	c := &copier{links: map[inode]string{}, dstRoot: dst}
-	if err := c.dir(src, dst, ""); err != nil {
-		return true, fmt.Errorf("copying %s of the image into the volume: %w", dest, err)
+	if err := moveUp(dstFd); err != nil {
+		return true, err
 	}
 	// The volume's own directory takes the image directory's owner and
 	// mode, as Docker's copyOwnership does.
+	c := &copier{}
 	if err := c.attrs(srcFd, dstFd, &st); err != nil {
 		return true, err
 	}
 	return true, nil
+}
+
+// The copy is made in a directory of the volume and named done, after a
+// syncfs, by one rename; then its entries are moved up. A daemon killed
+// at any point leaves a partial copy (removed and made again at the next
+// start) or a done one (moved up then), never a volume that looks filled
+// but is not.
+const (
+	stagePartial = ".gantry-copyup.partial"
+	stageDone    = ".gantry-copyup.done"
+)
+
+func copyToStage(src, dst *os.File) error {
+	dfd := int(dst.Fd())
+	if err := unix.Mkdirat(dfd, stagePartial, 0o700); err != nil {
+		return err
+	}
+	stage, err := openNoFollow(dfd, stagePartial, unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer stage.Close()
+	c := &copier{links: map[inode]string{}, dstRoot: stage}
+	if err := c.dir(src, stage, ""); err != nil {
+		return err
+	}
+	if err := unix.Syncfs(int(stage.Fd())); err != nil {
+		return err
+	}
+	if err := unix.Renameat(dfd, stagePartial, dfd, stageDone); err != nil {
+		return err
+	}
+	return unix.Fsync(dfd)
+}
+
+// moveUp moves the done copy's entries into the volume's root.
+func moveUp(dfd int) error {
+	stage, err := openNoFollow(dfd, stageDone, unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer stage.Close()
+	names, err := stage.Readdirnames(-1)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	for _, n := range names {
+		if err := unix.Renameat(int(stage.Fd()), n, dfd, n); err != nil {
+			return fmt.Errorf("moving %s into the volume: %w", n, err)
+		}
+	}
+	if err := unix.Unlinkat(dfd, stageDone, unix.AT_REMOVEDIR); err != nil {
+		return err
+	}
+	return unix.Fsync(dfd)
 }
 
 type inode struct{ dev, ino uint64 }

@@ -94,3 +94,41 @@ func TestCopyUpLeavesAVolumeWithContent(t *testing.T) {
 		t.Errorf("over a file: %v", err)
 	}
 }
+
+// A copy cut short by a crash is made again; one that was done is moved
+// into place; the staging directories never stay.
+func TestCopyUpAfterACrash(t *testing.T) {
+	root := makeRoot(t)
+	partial := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(partial, stagePartial, "half"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if copied, err := CopyUp(root, "/data", partial); err != nil || !copied {
+		t.Fatalf("after a partial copy: %v %v", copied, err)
+	}
+	ents, _ := os.ReadDir(partial)
+	if len(ents) != 4 {
+		t.Errorf("after a partial copy: %v", ents)
+	}
+	done := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(done, stageDone), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(done, stageDone, "moved"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(done, "already"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CopyUp(root, "/data", done); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, _ = os.ReadDir(done)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || names[0] != "already" || names[1] != "moved" {
+		t.Errorf("after a done copy: %v", names)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	eventtypes "github.com/moby/moby/api/types/events"
@@ -79,8 +78,9 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (v volume.Volume,
 // by one rename: a crash leaves the whole volume or a staged directory
 // that the next start deletes.
 func (s *Service) makeDir(meta Meta) error {
-	stage := filepath.Join(s.root, stagePrefix+meta.Name)
-	_ = os.RemoveAll(stage)
+	// Staged and trashed directories have names of their own, not the
+	// volume's: a long volume name must still fit.
+	stage := filepath.Join(s.root, stagePrefix+randomName()[:16])
 	if err := os.Mkdir(stage, dirMode); err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (s *Service) trashLocked(e *entry) (string, error) {
 			return "", err
 		}
 	}
-	trash := filepath.Join(s.root, trashPrefix+name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	trash := filepath.Join(s.root, trashPrefix+randomName()[:16])
 	if err := os.Rename(filepath.Join(s.root, name), trash); err != nil {
 		return "", err
 	}

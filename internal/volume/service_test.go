@@ -244,3 +244,16 @@ func TestListFiltersAndPrune(t *testing.T) {
 		t.Errorf("usage: %+v %v", usage, err)
 	}
 }
+
+// A name as long as a file name may be still makes a volume: the staged
+// and trashed directories do not carry it.
+func TestLongName(t *testing.T) {
+	s, _ := open(t, t.TempDir())
+	name := strings.Repeat("v", 255)
+	if _, _, err := s.Create(context.Background(), CreateOptions{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(context.Background(), name, false); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -121,10 +121,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	s.byName[name] = rec.ID
 	s.mu.Unlock()
 
-	err = s.claimMounts(ctx, &e.rec)
+	unclaim, err := s.claimMounts(ctx, &e.rec)
 	if err == nil {
 		if err = s.createFiles(ctx, &e.rec); err != nil {
-			s.removeMounts(context.Background(), &e.rec, true)
+			unclaim()
 		}
 	}
 	if err != nil {

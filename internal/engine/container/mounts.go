@@ -442,22 +442,25 @@ func (s *Service) volumesFrom(spec string) ([]MountPoint, error) {
 
 // claimMounts makes or finds the volumes of a new container's mounts and
 // takes a reference on each, so none can be removed while the container
-// exists. On failure nothing it made is left.
-func (s *Service) claimMounts(ctx context.Context, rec *Record) (err error) {
+// exists. On failure nothing it made is left; undo takes back what it did
+// (for a create that fails after it).
+func (s *Service) claimMounts(ctx context.Context, rec *Record) (undo func(), err error) {
 	type made struct {
 		name    string
 		created bool
 	}
 	var claimed []made
-	defer func() {
-		if err == nil {
-			return
-		}
+	undo = func() {
 		for _, m := range claimed {
 			s.cfg.Volumes.Release(m.name, rec.ID)
 			if m.created {
 				_ = s.cfg.Volumes.Remove(context.Background(), m.name, true)
 			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			undo()
 		}
 	}()
 	for i := range rec.Mounts {
@@ -466,20 +469,20 @@ func (s *Service) claimMounts(ctx context.Context, rec *Record) (err error) {
 			continue
 		}
 		if s.cfg.Volumes == nil {
-			return errdefs.Unavailable("volumes are not available in this engine")
+			return undo, errdefs.Unavailable("volumes are not available in this engine")
 		}
 		v, created, err := s.cfg.Volumes.Create(ctx, volume.CreateOptions{
 			Name: mp.Name, Driver: mp.Driver, Labels: mp.VolumeLabels, Options: mp.VolumeOptions, Ref: rec.ID,
 		})
 		if err != nil {
-			return err
+			return undo, err
 		}
 		claimed = append(claimed, made{v.Name, created})
 		mp.Name = v.Name
 		mp.Source = v.Mountpoint
 		mp.Driver = v.Driver
 	}
-	return nil
+	return undo, nil
 }
 
 // userMounts are the spec's mounts for the container's volumes, binds
