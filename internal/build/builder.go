@@ -16,6 +16,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
+	"github.com/gantry-dev/gantry/internal/mount"
 	"github.com/gantry-dev/gantry/internal/snapshot"
 	"github.com/gantry-dev/gantry/internal/store"
 )
@@ -61,10 +62,15 @@ type Builder struct {
 // New makes a builder; tmpDir holds unpacked contexts while they are used.
 func New(images Images, runner Runner, tmpDir string) *Builder {
 	_ = os.MkdirAll(tmpDir, 0o700)
-	// Contexts of builds a crash interrupted.
+	// What a build killed with the daemon left: the mount points of its
+	// COPY steps, named after their writable snapshots.
 	if ents, err := os.ReadDir(tmpDir); err == nil {
 		for _, e := range ents {
-			_ = os.RemoveAll(filepath.Join(tmpDir, e.Name()))
+			p := filepath.Join(tmpDir, e.Name())
+			_ = mount.Unmount(context.Background(), p)
+			if os.Remove(p) == nil {
+				_ = images.Snapshots().Remove(context.Background(), e.Name())
+			}
 		}
 	}
 	return &Builder{images: images, runner: runner, tmpDir: tmpDir}

@@ -239,6 +239,11 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 	var err error
 	switch c.Name {
 	case "run":
+		// A RUN may take long: what ran before it is recorded first, so
+		// that a build killed meanwhile keeps it as cache.
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
 		err = r.run(ctx, st, c)
 	case "copy", "add":
 		err = r.copy(ctx, st, c, copySrc)

@@ -229,7 +229,7 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 	// The real docker CLI's classic builder against gantry.
 	if _, err := exec.LookPath("docker"); err == nil {
 		cmd := g.DockerCommand("build", "-t", "viadocker", ctx)
-		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_HOST="+g.Host)
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("docker build: %v\n%s", err, out)
@@ -237,6 +237,28 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 		if got := strings.TrimSpace(g.MustGantry("run", "--rm", "viadocker")); got != "built" {
 			t.Errorf("image built by docker: %q", got)
 		}
+	}
+	// The Dockerfile from stdin, the context as a tar on stdin, --iidfile,
+	// and the context sent as a tar as docker sends it.
+	iid := filepath.Join(t.TempDir(), "iid")
+	res := imgRunIn(t, g, strings.NewReader("FROM busybox\nCOPY Dockerfile /df\n"), "build", "-q", "-f", "-", "--iidfile", iid, "-t", "stdin:1", ctx)
+	if res.Code != 0 {
+		t.Fatalf("build -f -: %s", res.Stderr)
+	}
+	if data, _ := os.ReadFile(iid); strings.TrimSpace(res.Stdout) != string(data) {
+		t.Errorf("--iidfile holds %q, build printed %q", data, res.Stdout)
+	}
+	tarOut, err := exec.Command("tar", "-C", ctx, "-cf", "-", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := imgRunIn(t, g, strings.NewReader(string(tarOut)), "build", "-q", "-t", "fromtar", "-"); res.Code != 0 {
+		t.Errorf("build -: %s", res.Stderr)
+	}
+	tarCmd := g.GantryCommand("build", "-t", "multi", ctx)
+	tarCmd.Env = append(tarCmd.Env, "GANTRY_BUILD_CONTEXT=tar")
+	if out, err := tarCmd.CombinedOutput(); err != nil || strings.Count(string(out), "CACHED") < 3 {
+		t.Errorf("build with a tar context: %v\n%s", err, out)
 	}
 	g.MustGantry("builder", "prune", "-f")
 	if out := g.MustGantry("build", "-t", "multi", ctx); strings.Contains(out, "CACHED\nStep 2") {

@@ -28,6 +28,7 @@ func (s stepRunner) RunStep(ctx context.Context, r build.StepRun) (int, *snapsho
 // buildRouters is the builder and commit areas of the API.
 func buildRouters(dataRoot string, images *image.Service, containers *container.Service) []server.Router {
 	tmp := filepath.Join(dataRoot, "build")
+	containers.RemoveStepContainers(context.Background())
 	b := build.New(images, stepRunner{containers}, filepath.Join(tmp, "work"))
 	contexts := filepath.Join(tmp, "contexts")
 	_ = os.RemoveAll(contexts) // left by a daemon killed mid-build

@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Containers{S: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
 	}, buildRouters(cfg.DataRoot, images, containers)...), server.WithLogger(log))
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: srv, ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	var listeners []net.Listener
 	for _, h := range cfg.Hosts {

@@ -34,6 +34,22 @@ func (s *Service) imageOf(ctx context.Context, name string, base *BaseImage) (st
 	return img, cfg, err
 }
 
+// StepLabel marks a build step's container, so that one a killed daemon
+// left is removed by the next (RemoveStepContainers).
+const StepLabel = "dev.gantry.build-step"
+
+// RemoveStepContainers removes the containers of build steps that a daemon
+// killed mid-build left.
+func (s *Service) RemoveStepContainers(ctx context.Context) {
+	for _, e := range s.all() {
+		if _, ok := e.rec.Config.Labels[StepLabel]; ok {
+			if err := s.Remove(ctx, e.rec.ID, RemoveOptions{Force: true}); err != nil {
+				s.log.Warn("removing a build step's container", "id", e.rec.ID, "err", err)
+			}
+		}
+	}
+}
+
 // StepRequest is a builder's RUN: a command in a throw-away container on
 // top of the step's state.
 type StepRequest struct {
@@ -51,6 +67,7 @@ type StepRequest struct {
 func (s *Service) RunStep(ctx context.Context, req StepRequest) (exitCode int, upper *snapshot.Staged, err error) {
 	cfg := *req.Config
 	cfg.AttachStdout, cfg.AttachStderr = true, true
+	cfg.Labels = map[string]string{StepLabel: "1"}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(req.NetworkMode)}
 	base := req.Base
 	id, _, err := s.Create(ctx, CreateRequest{Config: &cfg, HostConfig: hc, Base: &base})
