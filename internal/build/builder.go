@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -28,6 +29,7 @@ type Images interface {
 	Pull(ctx context.Context, name string, opts image.PullOptions) (*image.PullResult, error)
 	Snapshots() *snapshot.Snapshotter
 	CommitLayer(ctx context.Context, st *snapshot.Staged, src string, parent digest.Digest) (image.NewLayer, error)
+	CompressLayer(ctx context.Context, chainID digest.Digest) error
 	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string) (digest.Digest, error)
 	LayerRecorded(ctx context.Context, chainID digest.Digest) bool
 	Metadata(ctx context.Context, write bool, fn func(*store.Tx) error) error
@@ -57,7 +59,21 @@ type Builder struct {
 	runner Runner
 	tmpDir string
 	hashes hashCache
+	bg     sync.WaitGroup // layers being compressed
 }
+
+// compress makes a new layer's gzip blob in the background: a build does
+// not wait for it (a push that comes first makes it itself).
+func (b *Builder) compress(chainID digest.Digest) {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		_ = b.images.CompressLayer(context.Background(), chainID)
+	}()
+}
+
+// Wait waits for the background work of earlier builds.
+func (b *Builder) Wait() { b.bg.Wait() }
 
 // New makes a builder; tmpDir holds unpacked contexts while they are used.
 func New(images Images, runner Runner, tmpDir string) *Builder {

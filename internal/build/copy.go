@@ -222,6 +222,7 @@ func (r *buildRun) copy(ctx context.Context, st *stageState, c *Command, p *copy
 	if err != nil {
 		return err
 	}
+	r.b.compress(l.ChainID)
 	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
 	st.history(c.Original, false)
 	return nil

@@ -92,6 +92,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 	if err != nil {
 		return err
 	}
+	r.b.compress(l.ChainID)
 	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
 	createdBy := "RUN " + strings.Join(cmd, " ")
 	if args := st.args.env(); len(args) > 0 {
