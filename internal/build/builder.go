@@ -146,7 +146,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreData, err := root.ReadFile(filepath.Base(name) + ".dockerignore")
+	ignoreData, err := root.ReadFile(filepath.ToSlash(filepath.Clean(name)) + ".dockerignore")
 	if err != nil {
 		ignoreData, _ = root.ReadFile(".dockerignore")
 	}

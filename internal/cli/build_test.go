@@ -265,3 +265,39 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 		t.Errorf("build after prune used the cache:\n%s", out)
 	}
 }
+
+func TestBuildHeredocsAddChownOnbuild(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	dir := bldContext(t, map[string]string{
+		"Dockerfile": `FROM busybox
+RUN <<EOF
+echo from heredoc > /h1
+EOF
+COPY <<EOT /etc/h2
+copied heredoc
+EOT
+ADD files.tar /unpacked/
+COPY --chown=nobody:nogroup owned /owned
+ONBUILD RUN echo triggered > /trig
+`,
+		"owned": "o",
+	})
+	tarOut, err := exec.Command("tar", "-C", dir, "-cf", filepath.Join(dir, "files.tar"), "owned").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar: %v %s", err, tarOut)
+	}
+	g.MustGantry("build", "-t", "feat", dir)
+	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned; echo; stat -c %U:%G /owned")
+	for _, want := range []string{"from heredoc", "copied heredoc", "o\n", "nobody:nogroup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
+	g.MustGantry("build", "-t", "child", child)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "child")); got != "triggered" {
+		t.Errorf("ONBUILD trigger: %q", got)
+	}
+	bldCheckClean(t, g)
+}
