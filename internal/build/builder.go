@@ -182,10 +182,12 @@ type buildRun struct {
 	ctx     *buildContext
 	done    map[int]*stageState
 	out     io.Writer
-	step    int
 	steps   int
 	used    map[string]bool // build args consumed
 	pending []pendingEntry  // results to record in the cache
+	deps    map[int][]int   // stage → the stages it needs
+	mu      sync.Mutex      // used, pending, done: stages run in parallel
+	pullMu  sync.Mutex      // one base image pull at a time
 }
 
 // build works out which stages the target needs and builds them in order.
@@ -208,21 +210,20 @@ func (r *buildRun) build(ctx context.Context) (*stageState, error) {
 		}
 	}
 	order, err := r.stageOrder(target, meta)
+	r.deps = r.stageDeps(order, meta)
 	if err != nil {
 		return nil, err
 	}
+	first := map[int]int{} // each stage's first step number
 	for _, i := range order {
+		first[i] = r.steps + 1
 		r.steps += 1 + len(r.df.Stages[i].Commands)
 	}
 	if len(r.o.Labels) > 0 {
 		r.steps++
 	}
-	for _, i := range order {
-		st, err := r.runStage(ctx, r.df.Stages[i], meta, i == target)
-		if err != nil {
-			return nil, err
-		}
-		r.done[i] = st
+	if err := r.runStages(ctx, order, first, target, meta); err != nil {
+		return nil, err
 	}
 	var unused []string
 	for k := range r.o.BuildArgs {
@@ -307,9 +308,9 @@ func firstWord(c *Command) string {
 }
 
 // printStep writes Docker's "Step N/M : INSTRUCTION" line.
-func (r *buildRun) printStep(c *Command) {
-	r.step++
-	fmt.Fprintf(r.out, "Step %d/%d : %s\n", r.step, r.steps, c.Original)
+func (r *buildRun) printStep(st *stageState, c *Command) {
+	fmt.Fprintf(st.out, "Step %d/%d : %s\n", st.stepNo, r.steps, c.Original)
+	st.stepNo++
 }
 
 func shortID(d digest.Digest) string {

@@ -199,11 +199,15 @@ func diffFiles(old, cur map[string]string) string {
 
 // flush records the results of the steps that ran, in one transaction.
 func (r *buildRun) flush(ctx context.Context) error {
-	if len(r.pending) == 0 {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(pending) == 0 {
 		return nil
 	}
-	err := r.b.images.Metadata(ctx, true, func(tx *store.Tx) error {
-		for _, p := range r.pending {
+	return r.b.images.Metadata(ctx, true, func(tx *store.Tx) error {
+		for _, p := range pending {
 			raw, err := json.Marshal(p.entry)
 			if err != nil {
 				return err
@@ -221,8 +225,6 @@ func (r *buildRun) flush(ctx context.Context) error {
 		}
 		return nil
 	})
-	r.pending = nil
-	return err
 }
 
 func chainIDs(diffIDs []digest.Digest) []digest.Digest {

@@ -54,7 +54,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		}
 	}
 	tail := &tailBuffer{max: 4096}
-	out := io.MultiWriter(r.out, tail)
+	out := io.MultiWriter(st.out, tail)
 	cfg := &container.Config{
 		Cmd:        cmd,
 		Env:        env,

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,6 +299,33 @@ ONBUILD RUN echo triggered > /trig
 	g.MustGantry("build", "-t", "child", child)
 	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "child")); got != "triggered" {
 		t.Errorf("ONBUILD trigger: %q", got)
+	}
+	bldCheckClean(t, g)
+}
+
+// Independent stages run at the same time: one stage's RUN listens on a
+// loopback port that the other's RUN connects to (RUN uses the host's
+// network); built one after the other, the listener would give up.
+func TestBuildParallelStages(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	port := fmt.Sprint(20000 + os.Getpid()%20000)
+	dir := bldContext(t, map[string]string{"Dockerfile": `FROM busybox AS listener
+RUN timeout 20 nc -l -p ` + port + ` > /got && test -s /got
+FROM busybox AS talker
+RUN for i in $(seq 1 200); do echo hello | nc 127.0.0.1 ` + port + ` && exit 0; sleep 0.1; done; exit 1
+FROM busybox
+COPY --from=listener /got /got
+COPY --from=talker /bin/busybox /talker-was-built
+CMD ["cat", "/got"]
+`})
+	out := g.MustGantry("build", "-t", "par", dir)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "par")); got != "hello" {
+		t.Errorf("parallel stages: %q\n%s", got, out)
+	}
+	// The output stays in the Dockerfile's order.
+	if i, j := strings.Index(out, "Step 2/8 : RUN timeout"), strings.Index(out, "Step 3/8 : FROM busybox AS talker"); i < 0 || j < i {
+		t.Errorf("output out of order:\n%s", out)
 	}
 	bldCheckClean(t, g)
 }
