@@ -51,6 +51,8 @@ type StepRun struct {
 	Config      *container.Config
 	NetworkMode string
 	Output      io.Writer
+	Binds       []string          // host:container[:ro]
+	Tmpfs       map[string]string // container path → options
 }
 
 // Builder builds images; one per daemon.
@@ -71,6 +73,9 @@ func (b *Builder) compress(chainID digest.Digest) {
 		_ = b.images.CompressLayer(context.Background(), chainID)
 	}()
 }
+
+// cacheDir holds RUN --mount=type=cache directories.
+func (b *Builder) cacheDir() string { return filepath.Join(filepath.Dir(b.tmpDir), "cache") }
 
 // Wait waits for the background work of earlier builds.
 func (b *Builder) Wait() { b.bg.Wait() }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -283,5 +285,11 @@ func (b *Builder) Prune(ctx context.Context) (PruneReport, error) {
 	// Children before parents: longer chains first is not known from the
 	// IDs, so RemoveUnusedLayers keeps any layer another one stands on.
 	rep.SpaceReclaimed, err = b.images.RemoveUnusedLayers(ctx, list)
+	// RUN --mount=type=cache directories go too, as Docker prunes them.
+	if ents, rerr := os.ReadDir(b.cacheDir()); rerr == nil {
+		for _, e := range ents {
+			_ = os.RemoveAll(filepath.Join(b.cacheDir(), e.Name()))
+		}
+	}
 	return rep, err
 }

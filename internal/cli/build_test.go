@@ -281,6 +281,8 @@ EOT
 ADD files.tar /unpacked/
 COPY --chown=nobody:nogroup owned /owned
 ONBUILD RUN echo triggered > /trig
+ARG N=1
+RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N >> /cache/runs && cat /cache/runs | wc -l > /runs && touch /scratch/x
 `,
 		"owned": "o",
 	})
@@ -294,6 +296,13 @@ ONBUILD RUN echo triggered > /trig
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
+	}
+	g.MustGantry("build", "--build-arg", "N=2", "-t", "feat", dir)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "feat", "cat", "/runs")); got != "2" {
+		t.Errorf("the cache mount did not keep the first build's file: %q runs", got)
+	}
+	if got := g.MustGantry("run", "--rm", "feat", "ls", "/cache", "/scratch"); strings.Contains(got, "runs") || strings.Contains(got, "x") {
+		t.Errorf("mounts' contents in the image: %q", got)
 	}
 	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
 	g.MustGantry("build", "-t", "child", child)

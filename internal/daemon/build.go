@@ -22,6 +22,8 @@ func (s stepRunner) RunStep(ctx context.Context, r build.StepRun) (int, *snapsho
 		Config:      r.Config,
 		NetworkMode: r.NetworkMode,
 		Output:      r.Output,
+		Binds:       r.Binds,
+		Tmpfs:       r.Tmpfs,
 	})
 }
 

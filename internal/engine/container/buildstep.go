@@ -57,6 +57,8 @@ type StepRequest struct {
 	Config      *container.Config // Cmd, Env, User, WorkingDir, Labels
 	NetworkMode string
 	Output      io.Writer // stdout and stderr, as they come
+	Binds       []string  // RUN --mount=type=cache
+	Tmpfs       map[string]string
 }
 
 // RunStep runs a build step's command to its end in a container that is
@@ -68,7 +70,7 @@ func (s *Service) RunStep(ctx context.Context, req StepRequest) (exitCode int, u
 	cfg := *req.Config
 	cfg.AttachStdout, cfg.AttachStderr = true, true
 	cfg.Labels = map[string]string{StepLabel: "1"}
-	hc := &container.HostConfig{NetworkMode: container.NetworkMode(req.NetworkMode)}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(req.NetworkMode), Binds: req.Binds, Tmpfs: req.Tmpfs}
 	base := req.Base
 	id, _, err := s.Create(ctx, CreateRequest{Config: &cfg, HostConfig: hc, Base: &base})
 	if err != nil {
