@@ -134,17 +134,17 @@ func (r *buildRun) declareArgs(c *Command, a *argScope, env []string) error {
 			}
 			def = v
 		}
-		if v, ok := r.o.BuildArgs[name]; ok && v != nil {
+		v, given := r.o.BuildArgs[name]
+		if given {
+			r.mu.Lock()
 			if r.used != nil {
 				r.used[name] = true
 			}
+			r.mu.Unlock()
+		}
+		if given && v != nil {
 			a.declare(name, *v, true)
 			continue
-		}
-		if r.used != nil {
-			if _, ok := r.o.BuildArgs[name]; ok {
-				r.used[name] = true
-			}
 		}
 		a.declare(name, def, hasDef)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
+	"github.com/gantry-dev/gantry/internal/mount"
 	"github.com/gantry-dev/gantry/internal/snapshot"
 	"github.com/gantry-dev/gantry/internal/store"
 )
@@ -27,6 +29,7 @@ type Images interface {
 	Pull(ctx context.Context, name string, opts image.PullOptions) (*image.PullResult, error)
 	Snapshots() *snapshot.Snapshotter
 	CommitLayer(ctx context.Context, st *snapshot.Staged, src string, parent digest.Digest) (image.NewLayer, error)
+	CompressLayer(ctx context.Context, chainID digest.Digest) error
 	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string) (digest.Digest, error)
 	LayerRecorded(ctx context.Context, chainID digest.Digest) bool
 	Metadata(ctx context.Context, write bool, fn func(*store.Tx) error) error
@@ -48,6 +51,8 @@ type StepRun struct {
 	Config      *container.Config
 	NetworkMode string
 	Output      io.Writer
+	Binds       []string          // host:container[:ro]
+	Tmpfs       map[string]string // container path → options
 }
 
 // Builder builds images; one per daemon.
@@ -56,15 +61,37 @@ type Builder struct {
 	runner Runner
 	tmpDir string
 	hashes hashCache
+	bg     sync.WaitGroup // layers being compressed
 }
+
+// compress makes a new layer's gzip blob in the background: a build does
+// not wait for it (a push that comes first makes it itself).
+func (b *Builder) compress(chainID digest.Digest) {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		_ = b.images.CompressLayer(context.Background(), chainID)
+	}()
+}
+
+// cacheDir holds RUN --mount=type=cache directories.
+func (b *Builder) cacheDir() string { return filepath.Join(filepath.Dir(b.tmpDir), "cache") }
+
+// Wait waits for the background work of earlier builds.
+func (b *Builder) Wait() { b.bg.Wait() }
 
 // New makes a builder; tmpDir holds unpacked contexts while they are used.
 func New(images Images, runner Runner, tmpDir string) *Builder {
 	_ = os.MkdirAll(tmpDir, 0o700)
-	// Contexts of builds a crash interrupted.
+	// What a build killed with the daemon left: the mount points of its
+	// COPY steps, named after their writable snapshots.
 	if ents, err := os.ReadDir(tmpDir); err == nil {
 		for _, e := range ents {
-			_ = os.RemoveAll(filepath.Join(tmpDir, e.Name()))
+			p := filepath.Join(tmpDir, e.Name())
+			_ = mount.Unmount(context.Background(), p)
+			if os.Remove(p) == nil {
+				_ = images.Snapshots().Remove(context.Background(), e.Name())
+			}
 		}
 	}
 	return &Builder{images: images, runner: runner, tmpDir: tmpDir}
@@ -124,7 +151,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreData, err := root.ReadFile(filepath.Base(name) + ".dockerignore")
+	ignoreData, err := root.ReadFile(filepath.ToSlash(filepath.Clean(name)) + ".dockerignore")
 	if err != nil {
 		ignoreData, _ = root.ReadFile(".dockerignore")
 	}
@@ -160,10 +187,12 @@ type buildRun struct {
 	ctx     *buildContext
 	done    map[int]*stageState
 	out     io.Writer
-	step    int
 	steps   int
 	used    map[string]bool // build args consumed
 	pending []pendingEntry  // results to record in the cache
+	deps    map[int][]int   // stage → the stages it needs
+	mu      sync.Mutex      // used, pending, done: stages run in parallel
+	pullMu  sync.Mutex      // one base image pull at a time
 }
 
 // build works out which stages the target needs and builds them in order.
@@ -186,21 +215,20 @@ func (r *buildRun) build(ctx context.Context) (*stageState, error) {
 		}
 	}
 	order, err := r.stageOrder(target, meta)
+	r.deps = r.stageDeps(order, meta)
 	if err != nil {
 		return nil, err
 	}
+	first := map[int]int{} // each stage's first step number
 	for _, i := range order {
+		first[i] = r.steps + 1
 		r.steps += 1 + len(r.df.Stages[i].Commands)
 	}
 	if len(r.o.Labels) > 0 {
 		r.steps++
 	}
-	for _, i := range order {
-		st, err := r.runStage(ctx, r.df.Stages[i], meta, i == target)
-		if err != nil {
-			return nil, err
-		}
-		r.done[i] = st
+	if err := r.runStages(ctx, order, first, target, meta); err != nil {
+		return nil, err
 	}
 	var unused []string
 	for k := range r.o.BuildArgs {
@@ -285,9 +313,9 @@ func firstWord(c *Command) string {
 }
 
 // printStep writes Docker's "Step N/M : INSTRUCTION" line.
-func (r *buildRun) printStep(c *Command) {
-	r.step++
-	fmt.Fprintf(r.out, "Step %d/%d : %s\n", r.step, r.steps, c.Original)
+func (r *buildRun) printStep(st *stageState, c *Command) {
+	fmt.Fprintf(st.out, "Step %d/%d : %s\n", st.stepNo, r.steps, c.Original)
+	st.stepNo++
 }
 
 func shortID(d digest.Digest) string {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -199,11 +201,15 @@ func diffFiles(old, cur map[string]string) string {
 
 // flush records the results of the steps that ran, in one transaction.
 func (r *buildRun) flush(ctx context.Context) error {
-	if len(r.pending) == 0 {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(pending) == 0 {
 		return nil
 	}
-	err := r.b.images.Metadata(ctx, true, func(tx *store.Tx) error {
-		for _, p := range r.pending {
+	return r.b.images.Metadata(ctx, true, func(tx *store.Tx) error {
+		for _, p := range pending {
 			raw, err := json.Marshal(p.entry)
 			if err != nil {
 				return err
@@ -221,8 +227,6 @@ func (r *buildRun) flush(ctx context.Context) error {
 		}
 		return nil
 	})
-	r.pending = nil
-	return err
 }
 
 func chainIDs(diffIDs []digest.Digest) []digest.Digest {
@@ -281,5 +285,11 @@ func (b *Builder) Prune(ctx context.Context) (PruneReport, error) {
 	// Children before parents: longer chains first is not known from the
 	// IDs, so RemoveUnusedLayers keeps any layer another one stands on.
 	rep.SpaceReclaimed, err = b.images.RemoveUnusedLayers(ctx, list)
+	// RUN --mount=type=cache directories go too, as Docker prunes them.
+	if ents, rerr := os.ReadDir(b.cacheDir()); rerr == nil {
+		for _, e := range ents {
+			_ = os.RemoveAll(filepath.Join(b.cacheDir(), e.Name()))
+		}
+	}
 	return rep, err
 }

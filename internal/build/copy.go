@@ -106,10 +106,10 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 			return nil, err
 		}
 		if j, ok := r.stageIndex(from, st.index); ok {
-			p.fromSt = r.done[j]
+			p.fromSt = r.stageDone(j)
 			p.fromKey = string(p.fromSt.key)
 		} else {
-			img, err := r.baseImage(ctx, from)
+			img, err := r.baseImage(ctx, from, st.out)
 			if err != nil {
 				return nil, err
 			}
@@ -222,6 +222,7 @@ func (r *buildRun) copy(ctx context.Context, st *stageState, c *Command, p *copy
 	if err != nil {
 		return err
 	}
+	r.b.compress(l.ChainID)
 	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
 	st.history(c.Original, false)
 	return nil

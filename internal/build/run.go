@@ -3,8 +3,13 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -15,8 +20,9 @@ import (
 // run is RUN: the command in a throw-away container on top of the stage's
 // layers; its writable layer becomes the step's layer.
 func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
-	if _, ok := c.flag("mount"); ok {
-		return errdefs.Invalid("dockerfile line %d: RUN --mount is not supported by gantry's builder yet", c.Line)
+	binds, tmpfs, err := r.runMounts(st, c)
+	if err != nil {
+		return err
 	}
 	if _, ok := c.flag("security"); ok {
 		return errdefs.Invalid("dockerfile line %d: RUN --security is not supported", c.Line)
@@ -54,7 +60,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		}
 	}
 	tail := &tailBuffer{max: 4096}
-	out := io.MultiWriter(r.out, tail)
+	out := io.MultiWriter(st.out, tail)
 	cfg := &container.Config{
 		Cmd:        cmd,
 		Env:        env,
@@ -74,6 +80,8 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		Config:      cfg,
 		NetworkMode: network,
 		Output:      out,
+		Binds:       binds,
+		Tmpfs:       tmpfs,
 	})
 	if err != nil {
 		return err
@@ -92,6 +100,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 	if err != nil {
 		return err
 	}
+	r.b.compress(l.ChainID)
 	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
 	createdBy := "RUN " + strings.Join(cmd, " ")
 	if args := st.args.env(); len(args) > 0 {
@@ -131,4 +140,77 @@ func (t *tailBuffer) String() string {
 		lines = lines[len(lines)-10:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// runMounts reads RUN --mount: type=cache (a directory kept between builds
+// under the builder's cache/, by id or target) and type=tmpfs. Bind mounts
+// of the context and secrets are refused: a bind is the one way a context
+// path could reach the host's files around a symlink check.
+func (r *buildRun) runMounts(st *stageState, c *Command) ([]string, map[string]string, error) {
+	var binds []string
+	tmpfs := map[string]string{}
+	for _, spec := range c.flags("mount") {
+		opts := map[string]string{"type": "bind"}
+		for _, kv := range strings.Split(spec, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				v = "true"
+			}
+			opts[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+		target := firstOf(opts, "target", "dst", "destination")
+		if target == "" {
+			return nil, nil, errdefs.Invalid("dockerfile line %d: --mount=%s: a target is required", c.Line, spec)
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = cleanPath(st.img.Config.WorkingDir + "/" + target)
+		}
+		switch opts["type"] {
+		case "cache":
+			id := opts["id"]
+			if id == "" {
+				id = target
+			}
+			dir := filepath.Join(r.b.cacheDir(), hexSum(id))
+			if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+				return nil, nil, err
+			}
+			if err := os.Mkdir(dir, 0o755); err == nil {
+				if m, err := strconv.ParseUint(opts["mode"], 8, 32); err == nil {
+					_ = os.Chmod(dir, os.FileMode(m))
+				}
+				uid, _ := strconv.Atoi(opts["uid"])
+				gid, _ := strconv.Atoi(opts["gid"])
+				_ = os.Chown(dir, uid, gid)
+			}
+			mode := "rw"
+			if opts["ro"] == "true" || opts["readonly"] == "true" {
+				mode = "ro"
+			}
+			binds = append(binds, dir+":"+target+":"+mode)
+		case "tmpfs":
+			o := ""
+			if size := opts["size"]; size != "" {
+				o = "size=" + size
+			}
+			tmpfs[target] = o
+		default:
+			return nil, nil, errdefs.Invalid("dockerfile line %d: RUN --mount type=%s is not supported by gantry's builder yet (cache and tmpfs are)", c.Line, opts["type"])
+		}
+	}
+	return binds, tmpfs, nil
+}
+
+func firstOf(m map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := m[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func hexSum(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
 }

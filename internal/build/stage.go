@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 
@@ -18,12 +19,14 @@ import (
 
 // stageState is a stage's image as the steps make it.
 type stageState struct {
-	img   dockerspec.DockerOCIImage
-	key   digest.Digest // cache key of the last step
-	hit   bool          // the last step came from the cache
-	args  *argScope
-	meta  *argScope
-	index int
+	img    dockerspec.DockerOCIImage
+	key    digest.Digest // cache key of the last step
+	hit    bool          // the last step came from the cache
+	args   *argScope
+	meta   *argScope
+	index  int
+	out    io.Writer // this stage's progress
+	stepNo int       // the number of its next step
 }
 
 func (st *stageState) chains() []digest.Digest { return chainIDs(st.img.RootFS.DiffIDs) }
@@ -70,10 +73,10 @@ func cloneImage(img dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 }
 
 // runStage builds one stage from its FROM to its last instruction.
-func (r *buildRun) runStage(ctx context.Context, s *Stage, meta *argScope, isTarget bool) (*stageState, error) {
-	r.printStep(s.From)
-	st, err := r.from(ctx, s, meta)
-	if err != nil {
+func (r *buildRun) runStage(ctx context.Context, s *Stage, meta *argScope, isTarget bool, out io.Writer, firstStep int) (*stageState, error) {
+	st := &stageState{args: newArgScope(), meta: meta, index: s.Index, out: out, stepNo: firstStep}
+	r.printStep(st, s.From)
+	if err := r.from(ctx, s, st); err != nil {
 		return nil, err
 	}
 	cmds := s.Commands
@@ -94,14 +97,14 @@ func (r *buildRun) runStage(ctx context.Context, s *Stage, meta *argScope, isTar
 			}
 		}
 		for _, c := range df.Stages[0].Commands {
-			fmt.Fprintf(r.out, "# Executing ONBUILD trigger: %s\n", c.Original)
+			fmt.Fprintf(st.out, "# Executing ONBUILD trigger: %s\n", c.Original)
 			if err := r.doStep(ctx, st, c); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for _, c := range cmds {
-		r.printStep(c)
+		r.printStep(st, c)
 		if err := r.doStep(ctx, st, c); err != nil {
 			return nil, err
 		}
@@ -131,22 +134,21 @@ func labelCommand(labels map[string]string) *Command {
 
 // from starts a stage: scratch, an earlier stage, or an image (pulled
 // when missing or with --pull).
-func (r *buildRun) from(ctx context.Context, s *Stage, meta *argScope) (*stageState, error) {
-	name, err := meta.expand(r.df, firstWord(s.From))
+func (r *buildRun) from(ctx context.Context, s *Stage, st *stageState) error {
+	name, err := st.meta.expand(r.df, firstWord(s.From))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if name == "" {
-		return nil, parseError(s.From.Line, "base name (%s) should not be blank", firstWord(s.From))
+		return parseError(s.From.Line, "base name (%s) should not be blank", firstWord(s.From))
 	}
-	st := &stageState{args: newArgScope(), meta: meta, index: s.Index}
 	if j, ok := r.stageIndex(name, s.Index); ok {
-		prev := r.done[j]
+		prev := r.stageDone(j)
 		st.img = cloneImage(prev.img)
 		st.key = prev.key
 		st.hit = prev.hit
-		fmt.Fprintf(r.out, " ---> %s\n", shortString(string(prev.key)))
-		return st, nil
+		fmt.Fprintf(st.out, " ---> %s\n", shortString(string(prev.key)))
+		return nil
 	}
 	if strings.EqualFold(name, "scratch") {
 		st.img = dockerspec.DockerOCIImage{Image: ocispec.Image{
@@ -155,18 +157,25 @@ func (r *buildRun) from(ctx context.Context, s *Stage, meta *argScope) (*stageSt
 		}}
 		st.key = cacheKey("", stepInputs{Text: "FROM scratch"})
 		st.hit = true
-		fmt.Fprintln(r.out, " --->")
-		return st, nil
+		fmt.Fprintln(st.out, " --->")
+		return nil
 	}
-	img, err := r.baseImage(ctx, name)
+	img, err := r.baseImage(ctx, name, st.out)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st.img = cloneImage(*img.cfg)
 	st.key = cacheKey("", stepInputs{Text: "FROM", Base: img.id.String()})
 	st.hit = true
-	fmt.Fprintf(r.out, " ---> %s\n", shortID(img.id))
-	return st, nil
+	fmt.Fprintf(st.out, " ---> %s\n", shortID(img.id))
+	return nil
+}
+
+// stageDone is the result of a finished stage.
+func (r *buildRun) stageDone(i int) *stageState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[i]
 }
 
 type baseImg struct {
@@ -174,7 +183,7 @@ type baseImg struct {
 	cfg *dockerspec.DockerOCIImage
 }
 
-func (r *buildRun) baseImage(ctx context.Context, name string) (*baseImg, error) {
+func (r *buildRun) baseImage(ctx context.Context, name string, out io.Writer) (*baseImg, error) {
 	if !r.o.Pull {
 		if img, err := r.b.images.Resolve(ctx, name); err == nil {
 			cfg, err := r.b.images.Config(ctx, img.ID)
@@ -186,9 +195,22 @@ func (r *buildRun) baseImage(ctx context.Context, name string) (*baseImg, error)
 			return nil, err
 		}
 	}
+	// Stages in parallel may want the same image: one pull at a time,
+	// and a second look once the lock is held.
+	r.pullMu.Lock()
+	defer r.pullMu.Unlock()
+	if !r.o.Pull {
+		if img, err := r.b.images.Resolve(ctx, name); err == nil {
+			cfg, err := r.b.images.Config(ctx, img.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &baseImg{id: img.ID, cfg: cfg}, nil
+		}
+	}
 	res, err := r.b.images.Pull(ctx, name, image.PullOptions{Progress: func(p image.Progress) {
 		if p.ID == "" {
-			fmt.Fprintln(r.out, p.Status)
+			fmt.Fprintln(out, p.Status)
 		}
 	}})
 	if err != nil {
@@ -210,7 +232,7 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 		if err := r.declareArgsWithMeta(c, st, env); err != nil {
 			return err
 		}
-		fmt.Fprintln(r.out, " ---> CACHED")
+		fmt.Fprintln(st.out, " ---> CACHED")
 		return nil
 	}
 	in := stepInputs{Text: c.Original, Args: st.args.env()}
@@ -229,16 +251,21 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 			st.img = e.Image
 			st.key = key
 			st.hit = true
-			fmt.Fprintln(r.out, " ---> CACHED")
+			fmt.Fprintln(st.out, " ---> CACHED")
 			return nil
 		}
 	}
 	why := r.whyMissed(ctx, st.key, st.hit, in)
-	fmt.Fprintf(r.out, " ---> cache miss: %s\n", why)
+	fmt.Fprintf(st.out, " ---> cache miss: %s\n", why)
 	parentKey := st.key
 	var err error
 	switch c.Name {
 	case "run":
+		// A RUN may take long: what ran before it is recorded first, so
+		// that a build killed meanwhile keeps it as cache.
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
 		err = r.run(ctx, st, c)
 	case "copy", "add":
 		err = r.copy(ctx, st, c, copySrc)
@@ -250,6 +277,8 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 	}
 	st.key = key
 	st.hit = false
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.pending = append(r.pending, pendingEntry{
 		key:    key,
 		step:   stepID(parentKey, in.Text),
@@ -257,7 +286,7 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 		record: stepRecord{Key: key, Args: in.Args, Base: in.Base, Files: in.Files},
 	})
 	if top := st.top(); top != "" {
-		fmt.Fprintf(r.out, " ---> %s\n", shortString(string(key)))
+		fmt.Fprintf(st.out, " ---> %s\n", shortString(string(key)))
 	}
 	return nil
 }

@@ -160,7 +160,15 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 		raw, _ := json.Marshal(labels)
 		query.Set("labels", string(raw))
 	}
-	body, dockerfile, err := buildContextTar(ctx, cmd, ctxArg, o.file)
+	var body io.ReadCloser
+	var dockerfile string
+	var err error
+	if dir, ok := localContext(ctx, api, ctxArg); ok {
+		body, dockerfile, err = localContextBody(cmd, dir, o.file)
+		query.Set("gantry.contextdir", dir)
+	} else {
+		body, dockerfile, err = buildContextTar(ctx, cmd, ctxArg, o.file)
+	}
 	if err != nil {
 		return err
 	}
@@ -288,4 +296,57 @@ func buildContextTar(ctx context.Context, cmd *cobra.Command, ctxArg, file strin
 		pw.CloseWithError(archive.Tar(ctx, ctxArg, pw, archive.TarOptions{}))
 	}()
 	return pr, name, nil
+}
+
+// localContext says whether the context directory can be named rather
+// than sent: a gantry daemon on this machine, reached over a unix socket,
+// reads it in place (GANTRY_BUILD_CONTEXT=tar sends it as docker does).
+func localContext(ctx context.Context, api *apiClient, ctxArg string) (string, bool) {
+	if ctxArg == "-" || os.Getenv("GANTRY_BUILD_CONTEXT") == "tar" || !strings.HasPrefix(api.host, "unix://") {
+		return "", false
+	}
+	dir, err := filepath.Abs(ctxArg)
+	if err != nil {
+		return "", false
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", false
+	}
+	ping, err := api.Ping(ctx)
+	if err != nil || !strings.HasPrefix(ping.Server, "gantry/") {
+		return "", false
+	}
+	return dir, true
+}
+
+// localContextBody is the request body of a build of a named directory:
+// the Dockerfile when it is not in the context (or comes from stdin), else
+// nothing and its name in the context.
+func localContextBody(cmd *cobra.Command, dir, file string) (io.ReadCloser, string, error) {
+	empty := io.NopCloser(strings.NewReader(""))
+	switch {
+	case file == "-":
+		data, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return nil, "", err
+		}
+		return io.NopCloser(strings.NewReader(string(data))), "", nil
+	case file != "":
+		abs, _ := filepath.Abs(file)
+		if rel, err := filepath.Rel(dir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return empty, filepath.ToSlash(rel), nil
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", fmt.Errorf("unable to prepare context: %w", err)
+		}
+		return io.NopCloser(strings.NewReader(string(data))), "", nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "dockerfile")); err == nil {
+			return empty, "dockerfile", nil
+		}
+		return nil, "", fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", filepath.Join(dir, "Dockerfile"))
+	}
+	return empty, "", nil
 }

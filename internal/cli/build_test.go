@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,7 +230,7 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 	// The real docker CLI's classic builder against gantry.
 	if _, err := exec.LookPath("docker"); err == nil {
 		cmd := g.DockerCommand("build", "-t", "viadocker", ctx)
-		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_HOST="+g.Host)
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("docker build: %v\n%s", err, out)
@@ -238,8 +239,102 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 			t.Errorf("image built by docker: %q", got)
 		}
 	}
+	// The Dockerfile from stdin, the context as a tar on stdin, --iidfile,
+	// and the context sent as a tar as docker sends it.
+	iid := filepath.Join(t.TempDir(), "iid")
+	res := imgRunIn(t, g, strings.NewReader("FROM busybox\nCOPY Dockerfile /df\n"), "build", "-q", "-f", "-", "--iidfile", iid, "-t", "stdin:1", ctx)
+	if res.Code != 0 {
+		t.Fatalf("build -f -: %s", res.Stderr)
+	}
+	if data, _ := os.ReadFile(iid); strings.TrimSpace(res.Stdout) != string(data) {
+		t.Errorf("--iidfile holds %q, build printed %q", data, res.Stdout)
+	}
+	tarOut, err := exec.Command("tar", "-C", ctx, "-cf", "-", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := imgRunIn(t, g, strings.NewReader(string(tarOut)), "build", "-q", "-t", "fromtar", "-"); res.Code != 0 {
+		t.Errorf("build -: %s", res.Stderr)
+	}
+	tarCmd := g.GantryCommand("build", "-t", "multi", ctx)
+	tarCmd.Env = append(tarCmd.Env, "GANTRY_BUILD_CONTEXT=tar")
+	if out, err := tarCmd.CombinedOutput(); err != nil || strings.Count(string(out), "CACHED") < 3 {
+		t.Errorf("build with a tar context: %v\n%s", err, out)
+	}
 	g.MustGantry("builder", "prune", "-f")
 	if out := g.MustGantry("build", "-t", "multi", ctx); strings.Contains(out, "CACHED\nStep 2") {
 		t.Errorf("build after prune used the cache:\n%s", out)
 	}
+}
+
+func TestBuildHeredocsAddChownOnbuild(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	dir := bldContext(t, map[string]string{
+		"Dockerfile": `FROM busybox
+RUN <<EOF
+echo from heredoc > /h1
+EOF
+COPY <<EOT /etc/h2
+copied heredoc
+EOT
+ADD files.tar /unpacked/
+COPY --chown=nobody:nogroup owned /owned
+ONBUILD RUN echo triggered > /trig
+ARG N=1
+RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N >> /cache/runs && cat /cache/runs | wc -l > /runs && touch /scratch/x
+`,
+		"owned": "o",
+	})
+	tarOut, err := exec.Command("tar", "-C", dir, "-cf", filepath.Join(dir, "files.tar"), "owned").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar: %v %s", err, tarOut)
+	}
+	g.MustGantry("build", "-t", "feat", dir)
+	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned; echo; stat -c %U:%G /owned")
+	for _, want := range []string{"from heredoc", "copied heredoc", "o\n", "nobody:nogroup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	g.MustGantry("build", "--build-arg", "N=2", "-t", "feat", dir)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "feat", "cat", "/runs")); got != "2" {
+		t.Errorf("the cache mount did not keep the first build's file: %q runs", got)
+	}
+	if got := g.MustGantry("run", "--rm", "feat", "ls", "/cache", "/scratch"); strings.Contains(got, "runs") || strings.Contains(got, "x") {
+		t.Errorf("mounts' contents in the image: %q", got)
+	}
+	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
+	g.MustGantry("build", "-t", "child", child)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "child")); got != "triggered" {
+		t.Errorf("ONBUILD trigger: %q", got)
+	}
+	bldCheckClean(t, g)
+}
+
+// Independent stages run at the same time: one stage's RUN listens on a
+// loopback port that the other's RUN connects to (RUN uses the host's
+// network); built one after the other, the listener would give up.
+func TestBuildParallelStages(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	port := fmt.Sprint(20000 + os.Getpid()%20000)
+	dir := bldContext(t, map[string]string{"Dockerfile": `FROM busybox AS listener
+RUN timeout 20 nc -l -p ` + port + ` > /got && test -s /got
+FROM busybox AS talker
+RUN for i in $(seq 1 200); do echo hello | nc 127.0.0.1 ` + port + ` && exit 0; sleep 0.1; done; exit 1
+FROM busybox
+COPY --from=listener /got /got
+COPY --from=talker /bin/busybox /talker-was-built
+CMD ["cat", "/got"]
+`})
+	out := g.MustGantry("build", "-t", "par", dir)
+	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "par")); got != "hello" {
+		t.Errorf("parallel stages: %q\n%s", got, out)
+	}
+	// The output stays in the Dockerfile's order.
+	if i, j := strings.Index(out, "Step 2/8 : RUN timeout"), strings.Index(out, "Step 3/8 : FROM busybox AS talker"); i < 0 || j < i {
+		t.Errorf("output out of order:\n%s", out)
+	}
+	bldCheckClean(t, g)
 }

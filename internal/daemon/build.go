@@ -22,12 +22,15 @@ func (s stepRunner) RunStep(ctx context.Context, r build.StepRun) (int, *snapsho
 		Config:      r.Config,
 		NetworkMode: r.NetworkMode,
 		Output:      r.Output,
+		Binds:       r.Binds,
+		Tmpfs:       r.Tmpfs,
 	})
 }
 
 // buildRouters is the builder and commit areas of the API.
 func buildRouters(dataRoot string, images *image.Service, containers *container.Service) []server.Router {
 	tmp := filepath.Join(dataRoot, "build")
+	containers.RemoveStepContainers(context.Background())
 	b := build.New(images, stepRunner{containers}, filepath.Join(tmp, "work"))
 	contexts := filepath.Join(tmp, "contexts")
 	_ = os.RemoveAll(contexts) // left by a daemon killed mid-build

@@ -17,21 +17,21 @@ import (
 	"github.com/gantry-dev/gantry/internal/store"
 )
 
-// NewLayer is a layer made by CommitLayer: unpacked under its chain ID,
-// recorded in the metadata, its gzip blob in the content store.
+// NewLayer is a layer made by CommitLayer: unpacked under its chain ID and
+// recorded in the metadata.
 type NewLayer struct {
 	ChainID digest.Digest
 	DiffID  digest.Digest
 	Size    int64 // uncompressed tar bytes
-	Blob    store.Blob
 }
 
 // CommitLayer turns a staged directory of files in the layers' format
 // (overlay whiteouts: an upper directory, or files a builder wrote) into
 // the layer on top of parent (a chain ID, "" for a base layer). The staged
 // directory itself becomes the unpacked layer: nothing is extracted again.
-// The layer tar is written once, hashed for the diff ID and compressed into
-// the content store (verified, atomic), so a push sends it as it is.
+// The layer tar is written once, to hash it for the diff ID; its gzip blob
+// is made by CompressLayer, which callers run after, off their critical
+// path (a push that comes first compresses it itself).
 //
 // When src is not st.Dir, the changes are read from src (a running
 // container's upper directory, which must stay as it is) and unpacked into
@@ -45,18 +45,8 @@ func (s *Service) CommitLayer(ctx context.Context, st *snapshot.Staged, src stri
 	if src == "" {
 		src = st.Dir
 	}
-	w, err := s.content.Writer(ctx, "commit-"+digest.FromString(st.Dir).Encoded(), "", -1)
-	if err != nil {
-		return NewLayer{}, err
-	}
-	defer w.Discard() // a no-op after Commit
-	blobCounter := &countWriter{w: w}
-	zw, err := archive.Compress(blobCounter, archive.Gzip)
-	if err != nil {
-		return NewLayer{}, err
-	}
 	h := sha256.New()
-	tarCounter := &countWriter{w: io.MultiWriter(h, zw)}
+	tarCounter := &countWriter{w: h}
 	var out io.Writer = tarCounter
 	var applied chan error
 	var pw *io.PipeWriter
@@ -79,37 +69,41 @@ func (s *Service) CommitLayer(ctx context.Context, st *snapshot.Staged, src stri
 		}
 	}
 	if err != nil {
-		zw.Close()
 		return NewLayer{}, err
 	}
-	if err := zw.Close(); err != nil {
-		return NewLayer{}, err
-	}
-	blobDigest, err := w.Commit(ctx)
-	if err != nil {
-		return NewLayer{}, err
-	}
-	l := NewLayer{
-		DiffID: digest.NewDigest(digest.SHA256, h),
-		Size:   tarCounter.n,
-		Blob:   store.Blob{Digest: blobDigest, MediaType: mediaTypeLayer, Size: blobCounter.n},
-	}
+	l := NewLayer{DiffID: digest.NewDigest(digest.SHA256, h), Size: tarCounter.n}
 	l.ChainID = store.ChainID(parent, l.DiffID)
 	if err := st.Commit(ctx, l.ChainID, parent); err != nil {
 		return NewLayer{}, err
 	}
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Layer(l.ChainID); err != nil {
-			if err := tx.PutLayer(store.Layer{ChainID: l.ChainID, DiffID: l.DiffID, Parent: parent, Size: l.Size}); err != nil {
-				return err
-			}
+		if _, err := tx.Layer(l.ChainID); err == nil {
+			return nil
 		}
-		if err := tx.AddBlobSource(l.ChainID, l.Blob); err != nil {
-			return err
-		}
-		return tx.Put(blobDiffIDs, l.Blob.Digest.String(), []byte(l.DiffID))
+		return tx.PutLayer(store.Layer{ChainID: l.ChainID, DiffID: l.DiffID, Parent: parent, Size: l.Size})
 	})
 	return l, err
+}
+
+// CompressLayer makes and records the gzip blob of a layer (verified and
+// written atomically into the content store, as a push would make it) if it
+// has none yet.
+func (s *Service) CompressLayer(ctx context.Context, chainID digest.Digest) error {
+	unlock, err := s.lockRoot(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var l store.Layer
+	if err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		l, err = tx.Layer(chainID)
+		return err
+	}); err != nil {
+		return err
+	}
+	_, _, err = s.compressLayers(ctx, []store.Layer{l})
+	return err
 }
 
 // CreateImage stores an image config whose layers are all recorded already

@@ -11,6 +11,7 @@ type PingResult struct {
 	APIVersion   string
 	OSType       string
 	Experimental bool
+	Server       string // the Server header: "gantry/..." for gantry
 }
 
 // Ping asks /_ping (HEAD, then GET if HEAD fails).
@@ -35,6 +36,7 @@ func pingResult(resp *http.Response) PingResult {
 		APIVersion:   resp.Header.Get("Api-Version"),
 		OSType:       resp.Header.Get("Ostype"),
 		Experimental: resp.Header.Get("Docker-Experimental") == "true",
+		Server:       resp.Header.Get("Server"),
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -17,6 +19,10 @@ import (
 	"github.com/gantry-dev/gantry/internal/build"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
+
+// localContextParam names, instead of a tar body, a context directory on
+// the daemon's machine (gantry's CLI over a unix socket).
+const localContextParam = "gantry.contextdir"
 
 // Build is the build area of the API: POST /build (Docker's classic
 // protocol: a tar context, JSON messages back) and POST /build/prune.
@@ -65,23 +71,47 @@ func (b Build) build(ctx context.Context, w http.ResponseWriter, r *http.Request
 	if p := r.FormValue("platform"); p != "" && p != "linux/"+hostArch() && p != "linux" {
 		return errdefs.Invalid("platform %q is not this host's (linux/%s): gantry builds for the host only", p, hostArch())
 	}
-	dir, err := os.MkdirTemp(b.TmpDir, "ctx-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	out := newProgressStream(w)
-	out.start()
-	dr, _, err := archive.Decompress(r.Body)
-	if err == nil {
-		_, err = archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts, NoDevices: true})
-		dr.Close()
+	if local := r.FormValue(localContextParam); local != "" {
+		// gantry's CLI on this machine names its context directory rather
+		// than sending it: the directory is read where the client sees
+		// it (through its root, so also from another mount namespace),
+		// and unchanged files are not even read again (their checksums
+		// are kept by inode). The body, if any, is the Dockerfile.
+		pid, ok := peerPID(ctx)
+		if !ok || !filepath.IsAbs(local) {
+			return errdefs.Invalid("%s needs a local client on a unix socket and an absolute path", localContextParam)
+		}
+		o.ContextDir = filepath.Join(fmt.Sprintf("/proc/%d/root", pid), local)
+		if st, err := os.Stat(o.ContextDir); err != nil || !st.IsDir() {
+			return errdefs.Invalid("unable to prepare context: %s is not a directory", local)
+		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 {
+			o.DockerfileData = data
+		}
+		out.start()
+	} else {
+		dir, err := os.MkdirTemp(b.TmpDir, "ctx-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		out.start()
+		dr, _, err := archive.Decompress(r.Body)
+		if err == nil {
+			_, err = archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts, NoDevices: true})
+			dr.Close()
+		}
+		if err != nil {
+			out.sendError(fmt.Errorf("reading the build context: %w", err))
+			return nil
+		}
+		o.ContextDir = dir
 	}
-	if err != nil {
-		out.sendError(fmt.Errorf("reading the build context: %w", err))
-		return nil
-	}
-	o.ContextDir = dir
 	sw := &streamWriter{s: out}
 	o.Out = sw
 	res, err := b.B.Build(ctx, o)

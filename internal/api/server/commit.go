@@ -87,6 +87,7 @@ func (c Commit) commit(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
+	go func() { _ = c.Images.CompressLayer(context.Background(), l.ChainID) }()
 	now := time.Now().UTC()
 	img.Created = &now
 	img.Author = r.FormValue("author")

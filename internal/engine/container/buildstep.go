@@ -34,6 +34,22 @@ func (s *Service) imageOf(ctx context.Context, name string, base *BaseImage) (st
 	return img, cfg, err
 }
 
+// StepLabel marks a build step's container, so that one a killed daemon
+// left is removed by the next (RemoveStepContainers).
+const StepLabel = "dev.gantry.build-step"
+
+// RemoveStepContainers removes the containers of build steps that a daemon
+// killed mid-build left.
+func (s *Service) RemoveStepContainers(ctx context.Context) {
+	for _, e := range s.all() {
+		if _, ok := e.rec.Config.Labels[StepLabel]; ok {
+			if err := s.Remove(ctx, e.rec.ID, RemoveOptions{Force: true}); err != nil {
+				s.log.Warn("removing a build step's container", "id", e.rec.ID, "err", err)
+			}
+		}
+	}
+}
+
 // StepRequest is a builder's RUN: a command in a throw-away container on
 // top of the step's state.
 type StepRequest struct {
@@ -41,6 +57,8 @@ type StepRequest struct {
 	Config      *container.Config // Cmd, Env, User, WorkingDir, Labels
 	NetworkMode string
 	Output      io.Writer // stdout and stderr, as they come
+	Binds       []string  // RUN --mount=type=cache
+	Tmpfs       map[string]string
 }
 
 // RunStep runs a build step's command to its end in a container that is
@@ -51,7 +69,8 @@ type StepRequest struct {
 func (s *Service) RunStep(ctx context.Context, req StepRequest) (exitCode int, upper *snapshot.Staged, err error) {
 	cfg := *req.Config
 	cfg.AttachStdout, cfg.AttachStderr = true, true
-	hc := &container.HostConfig{NetworkMode: container.NetworkMode(req.NetworkMode)}
+	cfg.Labels = map[string]string{StepLabel: "1"}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(req.NetworkMode), Binds: req.Binds, Tmpfs: req.Tmpfs}
 	base := req.Base
 	id, _, err := s.Create(ctx, CreateRequest{Config: &cfg, HostConfig: hc, Base: &base})
 	if err != nil {
