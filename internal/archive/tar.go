@@ -243,7 +243,8 @@ func (t *treeWriter) dir(dfd int, prefix, name string, st *unix.Stat_t) error {
 }
 
 func (t *treeWriter) file(dfd int, rel, name string, st *unix.Stat_t) error {
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: a fifo swapped in since the stat must not block the read.
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", rel, err)
 	}
