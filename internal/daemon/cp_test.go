@@ -389,3 +389,20 @@ func newRequest(method, p string) (*http.Request, error) {
 }
 
 func sleepBriefly() { time.Sleep(50 * time.Millisecond) }
+
+// -a gives what is copied in the container's user, as Docker's does (the
+// tar's owners otherwise).
+func TestCpArchiveModeOwner(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustGantry("run", "-d", "--name", "usr", "--user", "1234:4321", "busybox", "sleep", "600")
+	file := filepath.Join(t.TempDir(), "owned")
+	must(t, os.WriteFile(file, []byte("x"), 0o644))
+	must(t, os.Chown(file, 77, 88))
+	d.MustGantry("cp", file, "usr:/tmp/plain")
+	d.MustGantry("cp", "-a", file, "usr:/tmp/archived")
+	out := d.MustGantry("exec", "usr", "stat", "-c", "%n %u %g", "/tmp/plain", "/tmp/archived")
+	if want := "/tmp/plain 77 88\n/tmp/archived 1234 4321\n"; out != want {
+		t.Errorf("owners:\n%s\nwant:\n%s", out, want)
+	}
+}
