@@ -24,6 +24,10 @@ type TarOptions struct {
 	// Prefix goes before every name (and hardlink target): "dir/" makes the
 	// entries of a directory archived under its own name (`cp`).
 	Prefix string
+	// SkipKernelFS writes directories on procfs, sysfs, cgroupfs and the
+	// like without their contents (a running container's tree as its
+	// process sees it, for `cp`).
+	SkipKernelFS bool
 }
 
 // Tar writes the tree under dir as a tar stream: paths relative ("./" not
@@ -58,6 +62,7 @@ type treeWriter struct {
 	diff   bool
 	clamp  time.Time
 	prefix string
+	skipFS bool
 	links  map[inode]string
 	buf    []byte
 	xbuf   []byte
@@ -81,6 +86,7 @@ func writeTree(ctx context.Context, dir string, w io.Writer, opts TarOptions, di
 		tw:     tar.NewWriter(bw),
 		diff:   diff,
 		prefix: opts.Prefix,
+		skipFS: opts.SkipKernelFS,
 		links:  make(map[inode]string),
 		buf:    make([]byte, copyBufferSize),
 		dirent: make([]byte, 32<<10),
@@ -239,11 +245,38 @@ func (t *treeWriter) dir(dfd int, prefix, name string, st *unix.Stat_t) error {
 			return err
 		}
 	}
+	if t.skipFS && IsKernelFS(fd) {
+		return nil
+	}
 	return t.walk(fd, rel)
 }
 
+// Magic numbers x/sys/unix does not name (linux/magic.h).
+const (
+	mqueueMagic   = 0x19800202
+	configfsMagic = 0x62656570
+)
+
+// IsKernelFS reports whether the open file fd is on a filesystem the
+// kernel makes up (procfs, sysfs, cgroupfs, debugfs, ...): nothing to copy,
+// and some of it endless.
+func IsKernelFS(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	switch st.Type {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC,
+		unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC, unix.SECURITYFS_MAGIC, unix.BPF_FS_MAGIC,
+		unix.DEVPTS_SUPER_MAGIC, unix.PSTOREFS_MAGIC, mqueueMagic, configfsMagic:
+		return true
+	}
+	return false
+}
+
 func (t *treeWriter) file(dfd int, rel, name string, st *unix.Stat_t) error {
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: a fifo swapped in since the stat must not block the read.
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", rel, err)
 	}

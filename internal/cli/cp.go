@@ -152,22 +152,25 @@ func placeCopy(srcIsDir bool, srcBase, dstPath string, dstExists, dstIsDir bool)
 	return copyTarget{dir: dstDir, from: srcBase, to: dstBase}, nil
 }
 
-// renamed is name with its first element from replaced by to.
+// renamed is name with its first element from replaced by to. A source
+// named "/" (the root) or "." (a directory's contents) has its entries
+// put under to.
 func (t copyTarget) renamed(name string) string {
 	if t.from == "" || t.from == t.to {
 		return name
 	}
-	trimmed := strings.TrimPrefix(name, "./")
-	from := strings.TrimPrefix(t.from, "./")
+	clean := strings.TrimPrefix(strings.TrimLeft(name, "/"), "./")
+	from := strings.Trim(t.from, "/")
+	if from == "." {
+		from = ""
+	}
 	switch {
-	case from == "." && (name == "./" || name == "."):
+	case from == "" && (clean == "" || clean == "."):
 		return t.to + "/"
-	case from == ".":
-		return t.to + "/" + trimmed
-	case trimmed == from || trimmed == from+"/":
-		return t.to + strings.TrimPrefix(trimmed, from)
-	case strings.HasPrefix(trimmed, from+"/"):
-		return t.to + trimmed[len(from):]
+	case from == "":
+		return t.to + "/" + clean
+	case clean == from || strings.HasPrefix(clean, from+"/"):
+		return t.to + clean[len(from):]
 	}
 	return name
 }

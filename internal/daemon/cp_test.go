@@ -389,3 +389,71 @@ func newRequest(method, p string) (*http.Request, error) {
 }
 
 func sleepBriefly() { time.Sleep(50 * time.Millisecond) }
+
+// -a gives what is copied in the container's user, as Docker's does (the
+// tar's owners otherwise).
+func TestCpArchiveModeOwner(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustGantry("run", "-d", "--name", "usr", "--user", "1234:4321", "busybox", "sleep", "600")
+	file := filepath.Join(t.TempDir(), "owned")
+	must(t, os.WriteFile(file, []byte("x"), 0o644))
+	must(t, os.Chown(file, 77, 88))
+	d.MustGantry("cp", file, "usr:/tmp/plain")
+	d.MustGantry("cp", "-a", file, "usr:/tmp/archived")
+	out := d.MustGantry("exec", "usr", "stat", "-c", "%n %u %g", "/tmp/plain", "/tmp/archived")
+	if want := "/tmp/plain 77 88\n/tmp/archived 1234 4321\n"; out != want {
+		t.Errorf("owners:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// A running container is copied as its process sees it, as Docker's cp
+// does: a bind mount and a tmpfs take the files, a read-only bind refuses
+// them; /proc and /sys are the kernel's, not copied.
+func TestCpSeesTheContainersMounts(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	bind, ro := t.TempDir(), t.TempDir()
+	must(t, os.WriteFile(filepath.Join(bind, "from-host"), []byte("host data"), 0o644))
+	d.MustGantry("run", "-d", "--name", "mnt", "-v", bind+":/data", "-v", ro+":/ro:ro", "--tmpfs", "/scratch", "busybox", "sleep", "600")
+	if out := d.MustGantry("cp", "mnt:/data/from-host", "-"); !strings.Contains(out, "host data") {
+		t.Errorf("cp out of a bind mount: %q", out)
+	}
+	file := filepath.Join(t.TempDir(), "in")
+	must(t, os.WriteFile(file, []byte("in"), 0o644))
+	d.MustGantry("cp", file, "mnt:/data/")
+	if _, err := os.Stat(filepath.Join(bind, "in")); err != nil {
+		t.Errorf("cp into a bind mount did not reach it: %v", err)
+	}
+	d.MustGantry("cp", file, "mnt:/scratch/")
+	if out := d.MustGantry("exec", "mnt", "cat", "/scratch/in"); out != "in" {
+		t.Errorf("cp into a tmpfs: %q", out)
+	}
+	res := d.Gantry("cp", file, "mnt:/ro/")
+	if res.Code != 1 || strings.TrimSpace(res.Stderr) != "Error response from daemon: mounted volume is marked read-only" {
+		t.Errorf("cp into a read-only bind: %d %q", res.Code, res.Stderr)
+	}
+	if names := entries(ro); len(names) != 0 {
+		t.Errorf("the read-only bind got %v", names)
+	}
+	res = d.Gantry("cp", "mnt:/proc/self/environ", "-")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "Could not find the file /proc/self/environ") {
+		t.Errorf("cp of a /proc file: %d %q", res.Code, res.Stderr)
+	}
+	res = d.Gantry("cp", "mnt:/", "-")
+	if res.Code != 0 {
+		t.Fatalf("cp of /: %s", res.Stderr)
+	}
+	names := map[string]bool{}
+	tr := tar.NewReader(strings.NewReader(res.Stdout))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names[strings.TrimPrefix(h.Name, "/")] = true
+	}
+	if !names["proc/"] || !names["sys/"] || names["proc/self/"] || names["proc/1/"] || !names["data/from-host"] || !names["bin/sh"] {
+		t.Errorf("cp of /: proc/ %v sys/ %v proc/1/ %v data/from-host %v bin/sh %v", names["proc/"], names["sys/"], names["proc/1/"], names["data/from-host"], names["bin/sh"])
+	}
+}

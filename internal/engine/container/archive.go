@@ -190,7 +190,7 @@ func (s *Service) StatPath(ctx context.Context, ref, p string) (container.PathSt
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var st container.PathStat
-	err = s.withRootFS(ctx, e, func(root *os.File, rootPath string) error {
+	err = s.withRootFS(ctx, e, true, func(root *os.File, rootPath string) error {
 		l, err := locate(root, p)
 		if err != nil {
 			return pathError(err, p, ref)
@@ -213,12 +213,16 @@ func (s *Service) ArchivePath(ctx context.Context, ref, p string, start func(con
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	err = s.withRootFS(ctx, e, func(root *os.File, rootPath string) error {
+	err = s.withRootFS(ctx, e, true, func(root *os.File, rootPath string) error {
 		l, err := locate(root, p)
 		if err != nil {
 			return pathError(err, p, ref)
 		}
 		defer l.Close()
+		if archive.IsKernelFS(int(l.parent.Fd())) && !(l.isDir() && l.base == "") {
+			// /proc/..., /sys/...: the kernel's, not the container's files.
+			return fileNotFound(p, ref)
+		}
 		st := pathStat(root, rootPath, l)
 		var src *os.File
 		if l.isDir() {
@@ -268,11 +272,14 @@ func tarDir(ctx context.Context, w io.Writer, dir *os.File, name string) error {
 	if err := tw.WriteHeader(headerOf(&st, name+"/", tar.TypeDir)); err != nil {
 		return err
 	}
+	if archive.IsKernelFS(int(dir.Fd())) {
+		return tw.Close() // /proc, /sys: the directory alone
+	}
 	// Not closed: archive.Tar goes on in the same stream and ends it.
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	return archive.Tar(ctx, fdPath(dir), w, archive.TarOptions{Prefix: name + "/"})
+	return archive.Tar(ctx, fdPath(dir), w, archive.TarOptions{Prefix: name + "/", SkipKernelFS: true})
 }
 
 func headerOf(st *unix.Stat_t, name string, typ byte) *tar.Header {
@@ -374,7 +381,7 @@ func (s *Service) ExtractToDir(ctx context.Context, ref, p string, r io.Reader, 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := &e.rec
-	err = s.withRootFS(ctx, e, func(root *os.File, rootPath string) error {
+	err = s.withRootFS(ctx, e, true, func(root *os.File, rootPath string) error {
 		dest, err := resolveInRoot(root, path.Join("/", p), unix.O_PATH)
 		if err != nil {
 			return pathError(err, p, ref)
@@ -387,18 +394,27 @@ func (s *Service) ExtractToDir(ctx context.Context, ref, p string, r io.Reader, 
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return errdefs.Invalid("extraction point is not a directory")
 		}
-		if rec.HostConfig != nil && rec.HostConfig.ReadonlyRootfs {
+		// A read-only root file system refuses, a volume or bind on it
+		// may take the files (as Docker's).
+		var rootSt unix.Stat_t
+		if err := unix.Fstat(int(root.Fd()), &rootSt); err != nil {
+			return err
+		}
+		if rec.HostConfig != nil && rec.HostConfig.ReadonlyRootfs && st.Dev == rootSt.Dev {
 			return errdefs.Invalid("container rootfs is marked read-only")
 		}
 		aopts := archive.ApplyOptions{Whiteouts: archive.LiteralWhiteouts, NoOverwriteDirNonDir: opts.NoOverwriteDirNonDir}
 		if opts.CopyUIDGID && rec.Config != nil && rec.Config.User != "" {
-			u, err := resolveUser(rootPath, rec.Config.User, nil)
+			u, err := resolveUser(fdPath(root), rec.Config.User, nil)
 			if err != nil {
 				return err
 			}
 			aopts.Owner = &archive.Owner{UID: int(u.UID), GID: int(u.GID)}
 		}
 		_, err = archive.Apply(ctx, fdPath(dest), rc, aopts)
+		if errors.Is(err, unix.EROFS) {
+			return errdefs.Invalid("mounted volume is marked read-only")
+		}
 		return err
 	})
 	if err != nil {

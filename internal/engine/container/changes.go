@@ -237,7 +237,7 @@ func (s *Service) Export(ctx context.Context, ref string, start func() (io.Write
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	err = s.withRootFS(ctx, e, func(root *os.File, _ string) error {
+	err = s.withRootFS(ctx, e, false, func(root *os.File, _ string) error {
 		w, err := start()
 		if err != nil {
 			return err

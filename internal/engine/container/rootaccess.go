@@ -13,15 +13,25 @@ import (
 )
 
 // withRootFS gives fn the container's root filesystem as an open
-// directory and its path: the mounted root of a running (or paused)
-// container, or, for one that is not running, its overlay mounted for the
-// call on a directory of its own under the exec root (never inside the
-// bundle, which a start clears). The caller holds e.mu, so the container
-// neither starts nor exits meanwhile (Docker holds its lock as long).
-func (s *Service) withRootFS(ctx context.Context, e *entry, fn func(root *os.File, path string) error) error {
+// directory, and the path under which /proc/self/fd links to files in it
+// read (see pathInRoot). For a running (or paused) container that is, with
+// withMounts, the root as its process sees it, its binds, volumes and
+// tmpfs included (what `cp` works on, as Docker's), else the mounted root
+// filesystem alone (what `export` writes). A container that is not running
+// has its overlay mounted for the call on a directory of its own under the
+// exec root (never inside the bundle, which a start clears). The caller
+// holds e.mu, so the container neither starts nor exits meanwhile (Docker
+// holds its lock as long).
+func (s *Service) withRootFS(ctx context.Context, e *entry, withMounts bool, fn func(root *os.File, path string) error) error {
 	rec := &e.rec
 	if rec.State.Running() {
 		p := filepath.Join(s.bundleDir(rec.ID), "rootfs")
+		if withMounts {
+			if root, err := processRoot(rec.State.Pid, p); err == nil {
+				defer root.Close()
+				return fn(root, "/")
+			}
+		}
 		return openRoot(p, fn)
 	}
 	ms, err := s.snaps.Mounts(ctx, rec.ID)
@@ -61,6 +71,42 @@ func (s *Service) clearTemporaryMounts() {
 		_ = mount.Unmount(context.Background(), p)
 		_ = os.Remove(p)
 	}
+}
+
+// processRoot opens the root directory of the container's process pid, in
+// its own mount namespace, after making sure pid is still the container's:
+// alive once the root is open (pidfd), and with the container's root
+// filesystem (mounted at mounted) as its root, never a host process that
+// took the pid over.
+func processRoot(pid int, mounted string) (*os.File, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("no process")
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	var got, want unix.Stat_t
+	err = unix.PidfdSendSignal(pidfd, 0, nil, 0)
+	if err == nil {
+		err = unix.Fstat(int(root.Fd()), &got)
+	}
+	if err == nil {
+		err = unix.Stat(mounted, &want)
+	}
+	if err == nil && (got.Dev != want.Dev || got.Ino != want.Ino) {
+		err = fmt.Errorf("process %d is not the container's", pid)
+	}
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return root, nil
 }
 
 func openRoot(p string, fn func(root *os.File, path string) error) error {
