@@ -1,102 +1,73 @@
 #!/usr/bin/env bash
-# make demo: gantry end to end on this machine. A busybox bundle is made from
-# the host's static busybox, then a container shows what proves its isolation
-# and limits, and the runc-style lifecycle runs on a second one. Then the
-# engine: a daemon on the demo's own roots, an image made offline, pushed to
-# and pulled from a registry on loopback, containers run, inspected and
-# removed through gantry's CLI and the real docker CLI.
-# Exits non-zero if any step fails.
+# make demo: the workflow of a Docker tutorial, with gantry, on this machine.
+# A daemon on the demo's own roots; a base image made offline from the host's
+# static busybox; examples/webapp built from its Dockerfile; three copies of it
+# on ports 8081-8083 answering curl; exec, commit, history, stats, logs; a push
+# to and a pull from a registry on loopback; a rebuild after a code edit that
+# reuses the cached steps; the real docker CLI against the same daemon; and a
+# prune that leaves the machine as it was. Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=${GANTRY:-$PWD/bin/gantry}
 work=$(mktemp -d /var/tmp/gantry-demo.XXXXXX)
-root=$work/state
+sock=$work/run/gantry.sock
 cleanup() {
-  "$G" runtime --root "$root" delete --force demo-svc >/dev/null 2>&1 || true
   [ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null
-  if [ -n "${daemonpid:-}" ]; then kill "$daemonpid" 2>/dev/null; wait "$daemonpid" 2>/dev/null || true; fi
+  if [ -n "${daemonpid:-}" ]; then
+    "$G" -H "unix://$sock" rm -f web1 web2 web3 >/dev/null 2>&1 || true
+    kill "$daemonpid" 2>/dev/null; wait "$daemonpid" 2>/dev/null || true
+  fi
   rm -rf "$work"
+  # The bridge and its rules outlive a daemon, as Docker's do: the demo's own go with it.
+  nft delete table ip gantry-gantry-demo 2>/dev/null || true
+  for h in $(nft -a list chain ip filter FORWARD 2>/dev/null | awk '/gantry bridge gantry-demo/ {print $NF}'); do nft delete rule ip filter FORWARD handle "$h"; done
+  ip link del gantry-demo 2>/dev/null || true
+  rmdir /sys/fs/cgroup/*/gantry-demo /sys/fs/cgroup/gantry-demo 2>/dev/null || true
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-rt() { "$G" runtime --root "$root" "$@"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
+# gantry, shown as the user would type it (the daemon's address is the demo's own).
+gantry() { show "gantry $*"; "$G" -H "unix://$sock" "$@"; }
+start=$(date +%s.%N)
 
-step "a busybox bundle from the host's static busybox"
-bundle=$work/bundle
-mkdir -p "$bundle/rootfs"/{bin,etc,tmp,proc,sys,dev,root}
-cp "$(command -v busybox || echo /bin/busybox)" "$bundle/rootfs/bin/busybox"
-for a in $("$bundle/rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$bundle/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
-echo 'root:x:0:' > "$bundle/rootfs/etc/group"
-cat > "$bundle/rootfs/show.sh" <<'SH'
-echo "hostname:      $(hostname)"
-echo "id:            $(id)"
-echo "pid 1 is:      $(cat /proc/1/cmdline | tr '\0' ' ')"
-if [ -f /sys/fs/cgroup/memory.max ]; then
-  mem=$(cat /sys/fs/cgroup/memory.max); pids=$(cat /sys/fs/cgroup/pids.max); cpu=$(cat /sys/fs/cgroup/cpu.max)
-else
-  mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes); pids=$(cat /sys/fs/cgroup/pids/pids.max)
-  cpu="$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
-fi
-echo "memory limit:  $mem bytes"
-echo "pids limit:    $pids"
-echo "cpu quota:     $cpu"
-echo "processes it can see:"; ps
-echo "capabilities:  $(grep CapEff /proc/self/status)"
-if unshare -n true 2>/dev/null; then echo "unshare:       ALLOWED (seccomp not applied!)"; exit 1
-else echo "unshare:       denied by Docker's default seccomp profile"; fi
-SH
-rt spec --bundle "$bundle" --seccomp-default
-python3 - "$bundle/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-c = json.load(open(path))
-c["hostname"] = "gantry-demo"
-c["root"]["readonly"] = False
-c["process"]["terminal"] = False
-c["process"]["args"] = ["sh", "/show.sh"]
-c["linux"]["resources"] = {
-    "memory": {"limit": 64 << 20, "swap": 64 << 20},
-    "pids": {"limit": 32},
-    "cpu": {"quota": 50000, "period": 100000},
-}
-json.dump(c, open(path, "w"), indent=2)
-PY
-echo "bundle: $bundle (config.json + rootfs/)"
+step "the daemon, on the demo's own data root and socket"
+"$G" daemon --data-root "$work/data" --exec-root "$work/run" -H "unix://$sock" \
+  --cgroup-parent /gantry-demo --bridge gantry-demo >"$work/daemon.log" 2>&1 & daemonpid=$!
+for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
+gantry version --format 'gantry {{.Server.Version}}, Engine API {{.Server.APIVersion}}'
 
-step "gantry runtime run: a container with 64 MiB, 32 pids, half a CPU and Docker's seccomp profile"
-rt run --bundle "$bundle" demo-run
+step "a base image, made offline from this host's static busybox"
+gantry image busybox
 
-step "the runc lifecycle: create, start, state, exec, events --stats, kill, delete"
-python3 - "$bundle/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["process"]["args"] = ["sleep", "600"]
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
-rt create --bundle "$bundle" demo-svc </dev/null >/dev/null 2>&1
-rt list
-rt start demo-svc
-rt state demo-svc; echo
-rt exec demo-svc sh -c 'echo "exec sees: $(ps | wc -l) lines of ps, hostname $(hostname)"'
-rt events --stats demo-svc | python3 -c '
-import json, sys
-e = json.load(sys.stdin)["data"]
-print("events --stats: cpu %.1f ms, memory %d KiB of %d MiB, %d pids" % (
-    e["cpu"]["usage"]["total"] / 1e6, e["memory"]["usage"]["usage"] // 1024,
-    e["memory"]["usage"]["limit"] >> 20, e["pids"]["current"]))'
-rt kill demo-svc KILL
-for _ in $(seq 50); do rt state demo-svc | grep -q '"stopped"' && break; sleep 0.05; done
-rt delete demo-svc
-rt list
-step "images: a busybox image made offline from the host's static busybox"
-# The image commands are clients of a daemon: one on the demo's own roots.
-"$G" daemon --data-root "$work/data" --exec-root "$work/run" -H "unix://$work/run/gantry.sock" \
-  --cgroup-parent /gantry-demo >"$work/daemon.log" 2>&1 & daemonpid=$!
-for _ in $(seq 200); do [ -S "$work/run/gantry.sock" ] && break; sleep 0.05; done
-gi() { "$G" -H "unix://$work/run/gantry.sock" "$@"; }
-gi image busybox >/dev/null
-gi images
-gi history busybox
+step "build examples/webapp from its Dockerfile"
+app=$work/webapp
+cp -r examples/webapp "$app"
+cat "$app/Dockerfile" | sed -n '/^FROM/,$p'
+gantry build -t webapp:1.0 "$app"
+gantry images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}'
+
+step "three copies on ports 8081-8083"
+for i in 1 2 3; do gantry run -d --name web$i -p 808$i:3000 -e GREETING="hello from copy $i" webapp:1.0 >/dev/null; done
+gantry ps --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}'
+for i in 1 2 3; do
+  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:808$i/" >/dev/null 2>&1 && break; sleep 0.1; done
+  show "curl http://localhost:808$i/cgi-bin/hello"; curl -fsS "http://localhost:808$i/cgi-bin/hello"
+done
+
+step "exec a change into one, commit it as webapp:2.0, run that"
+gantry exec web1 sh -c 'echo "<p>changed by exec</p>" >> /srv/www/index.html'
+gantry commit -m "a change made by exec" -c 'ENV GREETING="hello from 2.0"' web1 webapp:2.0
+gantry history webapp:2.0
+gantry run -d --name web4 -p 8084:3000 webapp:2.0 >/dev/null
+for _ in $(seq 50); do curl -fsS http://127.0.0.1:8084/ >/dev/null 2>&1 && break; sleep 0.1; done
+show "curl http://localhost:8084/"; curl -fsS http://localhost:8084/ | grep changed
+show "curl http://localhost:8084/cgi-bin/hello"; curl -fsS http://localhost:8084/cgi-bin/hello
+gantry rm -f web4 >/dev/null
+
+step "stats and logs"
+gantry stats --no-stream
+gantry logs --tail 3 web1
 
 step "push to and pull from a registry on loopback (Debian's docker-registry)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -104,30 +75,31 @@ mkdir -p "$work/registry"
 printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work/registry/data" "$port" > "$work/registry/config.yml"
 docker-registry serve "$work/registry/config.yml" >/dev/null 2>&1 & regpid=$!
 for _ in $(seq 40); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-gi tag busybox "127.0.0.1:$port/demo/busybox:1"
-gi push "127.0.0.1:$port/demo/busybox:1"
-gi rmi busybox "127.0.0.1:$port/demo/busybox:1"
-gi pull "127.0.0.1:$port/demo/busybox:1"
-gi images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}'
+gantry tag webapp:2.0 "127.0.0.1:$port/demo/webapp:2.0"
+gantry push "127.0.0.1:$port/demo/webapp:2.0"
+gantry rmi webapp:2.0 "127.0.0.1:$port/demo/webapp:2.0" >/dev/null
+gantry pull "127.0.0.1:$port/demo/webapp:2.0"
 
-step "containers: run, ps, logs, exec, stop, rm (and the real docker CLI against gantry)"
-img="127.0.0.1:$port/demo/busybox:1"
-gi run --rm "$img" sh -c 'echo "hello from $(hostname), pid $$"'
-gi run -d --name web "$img" sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done' >/dev/null
-gi run -d --name worker --memory 64m --cpus 0.5 "$img" sleep 600 >/dev/null
-sleep 0.5
-gi ps
-gi logs --tail 2 web
-gi exec worker sh -c 'echo "exec in $(hostname): memory limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"'
+step "edit the code and rebuild: every step above the edit is cached"
+echo "<p>edited at $(date -u +%T)</p>" >> "$app/site/index.html"
+gantry build --progress=plain -t webapp:1.1 "$app"
+gantry rm -f web3 >/dev/null
+gantry run -d --name web3 -p 8083:3000 webapp:1.1 >/dev/null
+for _ in $(seq 50); do curl -fsS http://127.0.0.1:8083/ 2>/dev/null | grep -q edited && break; sleep 0.1; done
+show "curl http://localhost:8083/"; curl -fsS http://localhost:8083/ | grep edited
+
 if command -v docker >/dev/null; then
-  DOCKER_HOST="unix://$work/run/gantry.sock" docker ps --format 'docker ps sees: {{.Names}} ({{.Status}})'
-  DOCKER_HOST="unix://$work/run/gantry.sock" docker run --rm "$img" echo "docker run through gantry"
+  step "the real docker CLI against the same daemon"
+  show "DOCKER_HOST=unix://$sock docker ps"
+  DOCKER_HOST="unix://$sock" docker ps --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'
+  DOCKER_HOST="unix://$sock" docker exec web2 sh -c 'echo "docker exec into $(hostname)"'
 fi
-gi stop -t 1 web worker >/dev/null
-gi ps -a --format 'table {{.Names}}\t{{.Status}}'
-gi rm web worker >/dev/null
-gi save -o "$work/images.tar" "127.0.0.1:$port/demo/busybox:1" && echo "saved: $(du -h "$work/images.tar" | cut -f1) in Docker's archive format"
-gi image prune -af
-"$G" system check --data-root "$work/data"
 
-step "done: the demo left nothing behind"
+step "clean up: stop, remove, prune"
+gantry rm -f web1 web2 web3
+gantry system prune -af
+gantry system df
+if find /sys/fs/cgroup/*/gantry-demo /sys/fs/cgroup/gantry-demo -mindepth 1 -type d 2>/dev/null | grep -q .; then echo "cgroups left behind" >&2; exit 1; fi
+if ip -o link 2>/dev/null | grep -q 'master gantry-demo'; then echo "veths left behind" >&2; exit 1; fi
+
+step "done in $(python3 -c "import time; print('%.1f' % (time.time() - $start))") s: the demo left nothing behind"
