@@ -30,7 +30,10 @@ func ApplyChanges(cfg *dockerspec.DockerOCIImageConfig, changes []string) error 
 			if !changeCommands[c.Name] {
 				return errdefs.Invalid("dockerfile parse error on line 1: %s is not a valid change command", strings.ToUpper(c.Name))
 			}
-			if err := applyMeta(df, cfg, c, nil); err != nil {
+			// Words are expanded as in a build, with the image's own
+			// environment: quotes go, $VARS take its values (Docker's).
+			expand := func(w string) (string, error) { return expandWord(df, w, cfg.Env) }
+			if err := applyMeta(df, cfg, c, expand); err != nil {
 				return err
 			}
 		}

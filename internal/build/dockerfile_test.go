@@ -101,6 +101,13 @@ func TestApplyChanges(t *testing.T) {
 	if strings.Join(cfg.Entrypoint, "|") != "/bin/sh|-c|run me" {
 		t.Errorf("entrypoint: %q", cfg.Entrypoint)
 	}
+	// Quotes go and variables take the image's values, as in a build.
+	if err := ApplyChanges(&cfg, []string{`ENV GREETING="hello there" Z=$X-z`, `LABEL "a b"='c d'`}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Env, ",") != "X=1,Y=2,GREETING=hello there,Z=1-z" || cfg.Labels["a b"] != "c d" {
+		t.Errorf("quoted change: env %q labels %q", cfg.Env, cfg.Labels)
+	}
 	if err := ApplyChanges(&cfg, []string{"RUN x"}); err == nil || !strings.Contains(err.Error(), "RUN is not a valid change command") {
 		t.Errorf("RUN change: %v", err)
 	}
