@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	// Removals answer once the container is gone from sight.
 	images.Snapshots().DeleteInBackground()
 	bus := events.New()
-	bridge, err := openNetwork(ctx, cfg, log)
+	networks, err := openNetwork(ctx, cfg, log, bus)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
 		CgroupParent:   cfg.CgroupParent,
-		Network:        bridge,
+		Network:        networks,
 	})
 	if err != nil {
 		return err
@@ -90,6 +90,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	srv := server.New(version, []server.Router{
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
+		server.Networks{R: networks, Containers: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
 	}, server.WithLogger(log))
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
