@@ -47,6 +47,7 @@ func Main(args []string) int {
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	addImageCommands(root)
 	addContainerCommands(root)
+	addNetworkCommands(root)
 	root.AddCommand(newDaemonCommand())
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands

@@ -511,3 +511,25 @@ func TestNetworkEvents(t *testing.T) {
 		t.Errorf("events:\n%s", out.String())
 	}
 }
+
+// gantry's own network commands, beside the docker CLI's.
+func TestGantryNetworkCommands(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	id := strings.TrimSpace(d.MustGantry("network", "create", "--subnet", "10.233.0.0/24", "--label", "k=v", "gnet"))
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q", id)
+	}
+	ls := d.MustGantry("network", "ls")
+	if !strings.HasPrefix(ls, "NETWORK ID     NAME      DRIVER    SCOPE\n") || !strings.Contains(ls, id[:12]+"   gnet      bridge    local\n") {
+		t.Errorf("network ls:\n%s", ls)
+	}
+	if got := d.MustGantry("network", "inspect", "-f", "{{.Name}} {{(index .IPAM.Config 0).Subnet}} {{.Labels.k}}", "gnet"); got != "gnet 10.233.0.0/24 v\n" {
+		t.Errorf("network inspect -f: %q", got)
+	}
+	if res := d.Gantry("network", "rm", "nosuch"); res.Code != 1 || !strings.Contains(res.Stderr, "network nosuch not found") {
+		t.Errorf("network rm nosuch: exit %d, %q", res.Code, res.Stderr)
+	}
+	if got := d.MustGantry("network", "prune", "-f"); got != "Deleted Networks:\ngnet\n" {
+		t.Errorf("network prune: %q", got)
+	}
+}
