@@ -317,7 +317,11 @@ func TestNetworkModes(t *testing.T) {
 	}
 	// --hostname, --add-host (host-gateway is the bridge's address),
 	// --dns*, --mac-address, as Docker writes them.
-	var insp []struct{ NetworkSettings struct{ Networks map[string]struct{ Gateway string } } }
+	var insp []struct {
+		NetworkSettings struct {
+			Networks map[string]struct{ Gateway string }
+		}
+	}
 	d.MustDocker("run", "-d", "--name", "opts", "--hostname", "myhost", "--add-host", "gw:host-gateway", "--add-host", "other:10.1.2.3",
 		"--dns", "10.9.9.9", "--dns-search", "example.com", "--dns-option", "ndots:2", "--mac-address", "02:11:22:33:44:55", "busybox", "sleep", "60")
 	inspectJSON(t, d, "opts", &insp)
@@ -413,7 +417,9 @@ func TestUserNetworks(t *testing.T) {
 		t.Errorf("resolv.conf on a user network:\n%s", out)
 	}
 	var insp []struct {
-		IPAM struct{ Config []struct{ Subnet, Gateway string } }
+		IPAM struct {
+			Config []struct{ Subnet, Gateway string }
+		}
 		Containers map[string]struct{ Name, IPv4Address string }
 		Labels     map[string]string
 		Internal   bool

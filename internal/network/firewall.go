@@ -27,11 +27,11 @@ import (
 // policy (no unsolicited inbound traffic except published ports) lives
 // in our table.
 type firewall struct {
-	others []string // the host's other gantry bridges, isolated from this one
-	internal bool // no traffic leaves the bridge
+	others   []string // the host's other gantry bridges, isolated from this one
+	internal bool     // no traffic leaves the bridge
 	bridge   string
-	subnet netip.Prefix
-	table  *nftables.Table
+	subnet   netip.Prefix
+	table    *nftables.Table
 }
 
 const (

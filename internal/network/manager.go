@@ -95,7 +95,7 @@ type Manager struct {
 	mu     sync.Mutex
 	leases *leases
 	holds  *portHolds
-	active map[string]*Endpoint // by container ID
+	active map[string]*Endpoint  // by container ID
 	dns    map[string]*dnsServer // by container ID
 }
 
