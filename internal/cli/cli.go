@@ -55,6 +55,7 @@ func Main(args []string) int {
 	addContainerCommands(root)
 	addVolumeCommands(root)
 	addBuildCommands(root)
+	addNetworkCommands(root)
 	root.AddCommand(newDaemonCommand())
 	root.AddCommand(newContextCommand())
 	root.SetArgs(args[1:])

@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	if err != nil {
 		return err
 	}
-	bridge, err := openNetwork(ctx, cfg, log)
+	networks, err := openNetwork(ctx, cfg, log, bus)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		LogConfig:      logger.Config{Driver: cfg.LogDriver, Opts: cfg.LogOpts},
 		DefaultUlimits: cfg.ulimits(),
 		CgroupParent:   cfg.CgroupParent,
-		Network:        bridge,
+		Network:        networks,
 	})
 	if err != nil {
 		return err
@@ -99,6 +99,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.ContainerOps{S: containers},
 		server.Archive{S: containers},
 		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers, Volumes: volumeUsage{volumes}}},
+		server.Networks{R: networks, Containers: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
 	}, buildRouters(cfg.DataRoot, images, containers)...), server.WithLogger(log))

@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"net/netip"
 
+	eventtypes "github.com/moby/moby/api/types/events"
+
 	"github.com/gantry-dev/gantry/internal/engine/container"
+	"github.com/gantry-dev/gantry/internal/engine/events"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/network"
 )
@@ -44,19 +47,21 @@ func networkConfig(cfg Config, log *slog.Logger) (network.Config, error) {
 	return nc, nil
 }
 
-// openNetwork sets up the default bridge; `--bridge none` runs without
-// one, as dockerd's does.
-func openNetwork(ctx context.Context, cfg Config, log *slog.Logger) (container.Network, error) {
+// openNetwork sets up the default bridge and the user networks; with
+// `--bridge none` there is no default bridge, as with dockerd.
+func openNetwork(ctx context.Context, cfg Config, log *slog.Logger, bus *events.Bus) (*network.Registry, error) {
 	nc, err := networkConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Bridge == "none" {
-		return nil, nil
-	}
-	m, err := network.Open(ctx, nc)
+	r, err := network.OpenRegistry(ctx, nc, cfg.Bridge != "none")
 	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	r.Event = func(action, id, name string) {
+		bus.Publish(eventtypes.NetworkEventType, eventtypes.Action(action), id, map[string]string{"name": name, "type": "bridge"})
+	}
+	return r, nil
 }
+
+var _ container.Network = (*network.Registry)(nil)

@@ -317,7 +317,11 @@ func TestNetworkModes(t *testing.T) {
 	}
 	// --hostname, --add-host (host-gateway is the bridge's address),
 	// --dns*, --mac-address, as Docker writes them.
-	var insp []struct{ NetworkSettings struct{ Networks map[string]struct{ Gateway string } } }
+	var insp []struct {
+		NetworkSettings struct {
+			Networks map[string]struct{ Gateway string }
+		}
+	}
 	d.MustDocker("run", "-d", "--name", "opts", "--hostname", "myhost", "--add-host", "gw:host-gateway", "--add-host", "other:10.1.2.3",
 		"--dns", "10.9.9.9", "--dns-search", "example.com", "--dns-option", "ndots:2", "--mac-address", "02:11:22:33:44:55", "busybox", "sleep", "60")
 	inspectJSON(t, d, "opts", &insp)
@@ -378,4 +382,160 @@ func TestNetworkCyclesLeaveNothing(t *testing.T) {
 		d.MustGantry("rm", "-f", name)
 	}
 	assertBridgeEmpty(t, d)
+}
+
+// httpFrom asks a server for /hostname from inside a new container on
+// network (busybox's nc), and returns what came back.
+func httpFrom(d *fixture.Daemon, network, host string) fixture.Result {
+	return d.Docker("run", "--rm", "--network", network, "busybox", "sh", "-c",
+		fmt.Sprintf(`printf 'GET /hostname HTTP/1.0\r\n\r\n' | timeout 5 nc %s 80`, host))
+}
+
+// Containers on a user network reach each other by name and alias
+// through the embedded DNS server; other networks cannot reach them;
+// an internal network has no way out.
+func TestUserNetworks(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustDocker("network", "create", "--label", "team=a", "appnet")
+	d.MustDocker("network", "create", "--subnet", "10.231.0.0/24", "--gateway", "10.231.0.254", "--internal", "closed")
+	ls := d.MustDocker("network", "ls", "--format", "{{.Name}} {{.Driver}}")
+	for _, want := range []string{"bridge bridge", "host host", "none null", "appnet bridge", "closed bridge"} {
+		if !strings.Contains(ls, want+"\n") {
+			t.Errorf("network ls lacks %q:\n%s", want, ls)
+		}
+	}
+	id := strings.TrimSpace(d.MustDocker("run", "-d", "--name", "srv", "--network", "appnet", "--network-alias", "web", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"))
+	for _, name := range []string{"srv", "web", id[:12]} {
+		res := httpFrom(d, "appnet", name)
+		if res.Code != 0 || !strings.HasSuffix(strings.TrimSpace(res.Stdout), id[:12]) {
+			t.Errorf("by %q on appnet: exit %d, %q %s", name, res.Code, res.Stdout, res.Stderr)
+		}
+	}
+	out := d.MustDocker("run", "--rm", "--network", "appnet", "busybox", "cat", "/etc/resolv.conf")
+	if !strings.Contains(out, "nameserver 127.0.0.11") {
+		t.Errorf("resolv.conf on a user network:\n%s", out)
+	}
+	var insp []struct {
+		IPAM struct {
+			Config []struct{ Subnet, Gateway string }
+		}
+		Containers map[string]struct{ Name, IPv4Address string }
+		Labels     map[string]string
+		Internal   bool
+	}
+	if err := json.Unmarshal([]byte(d.MustDocker("network", "inspect", "appnet")), &insp); err != nil {
+		t.Fatal(err)
+	}
+	srvIP, _, _ := strings.Cut(insp[0].Containers[id].IPv4Address, "/")
+	if insp[0].Containers[id].Name != "srv" || srvIP == "" || insp[0].Labels["team"] != "a" {
+		t.Errorf("network inspect appnet: %+v", insp[0])
+	}
+	// The default bridge and the internal network cannot reach it.
+	for _, net := range []string{"bridge", "closed"} {
+		if res := httpFrom(d, net, srvIP); res.Code == 0 && strings.Contains(res.Stdout, id[:12]) {
+			t.Errorf("a container on %s reached appnet's %s", net, srvIP)
+		}
+	}
+	// --ip on a user network; the internal network reaches its own.
+	d.MustDocker("run", "-d", "--name", "inner", "--network", "closed", "--ip", "10.231.0.7", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	if res := httpFrom(d, "closed", "10.231.0.7"); res.Code != 0 {
+		t.Errorf("inside the internal network: exit %d, %s", res.Code, res.Stderr)
+	}
+	if res := httpFrom(d, "closed", srvIP); res.Code == 0 && strings.Contains(res.Stdout, id[:12]) {
+		t.Error("the internal network reached out")
+	}
+	// Bad input: overlapping subnet, duplicate name, removing a used or
+	// pre-defined network.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "create", "--subnet", "10.231.0.0/16", "over"}, "Pool overlaps with other one on this address space"},
+		{[]string{"network", "create", "appnet"}, "network with name appnet already exists"},
+		{[]string{"network", "rm", "appnet"}, "has active endpoints"},
+		{[]string{"network", "rm", "bridge"}, "bridge is a pre-defined network and cannot be removed"},
+	} {
+		res := d.Docker(c.args...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want %q", c.args, res.Code, res.Stderr, c.want)
+		}
+	}
+	// An unknown network: 404 as dockerd (the docker CLI then tries a
+	// pull, so the API is asked directly).
+	resp, err := d.HTTPClient().Post("http://gantry/containers/create", "application/json",
+		strings.NewReader(`{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"nosuch"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "network nosuch not found") {
+		t.Errorf("create on an unknown network: %d %s", resp.StatusCode, body)
+	}
+	// Across a restart the names still resolve.
+	d.Stop()
+	d.Start()
+	if res := httpFrom(d, "appnet", "web"); !strings.HasSuffix(strings.TrimSpace(res.Stdout), id[:12]) {
+		t.Errorf("after a restart, web on appnet: exit %d, %q %s", res.Code, res.Stdout, res.Stderr)
+	}
+	d.MustDocker("rm", "-f", "srv", "inner")
+	d.MustDocker("network", "rm", "appnet")
+	if out := d.MustDocker("network", "prune", "-f"); !strings.Contains(out, "closed") {
+		t.Errorf("network prune: %q", out)
+	}
+	if out := d.MustDocker("network", "ls", "-q"); len(strings.Fields(out)) != 3 {
+		t.Errorf("networks left: %s", out)
+	}
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "br-") {
+			if _, err := os.Stat(filepath.Join(d.DataRoot, "network", l.Name)); err == nil {
+				t.Errorf("the bridge %s of a removed network is left", l.Name)
+			}
+		}
+	}
+	assertBridgeEmpty(t, d)
+}
+
+// Network events come as Docker's.
+func TestNetworkEvents(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	cmd := d.DockerCommand("events", "--filter", "type=network", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	d.MustDocker("network", "create", "evnet")
+	d.MustDocker("network", "rm", "evnet")
+	time.Sleep(300 * time.Millisecond)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.Contains(out.String(), "network create evnet") || !strings.Contains(out.String(), "network destroy evnet") {
+		t.Errorf("events:\n%s", out.String())
+	}
+}
+
+// gantry's own network commands, beside the docker CLI's.
+func TestGantryNetworkCommands(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	id := strings.TrimSpace(d.MustGantry("network", "create", "--subnet", "10.233.0.0/24", "--label", "k=v", "gnet"))
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q", id)
+	}
+	ls := d.MustGantry("network", "ls")
+	if !strings.HasPrefix(ls, "NETWORK ID     NAME      DRIVER    SCOPE\n") || !strings.Contains(ls, id[:12]+"   gnet      bridge    local\n") {
+		t.Errorf("network ls:\n%s", ls)
+	}
+	if got := d.MustGantry("network", "inspect", "-f", "{{.Name}} {{(index .IPAM.Config 0).Subnet}} {{.Labels.k}}", "gnet"); got != "gnet 10.233.0.0/24 v\n" {
+		t.Errorf("network inspect -f: %q", got)
+	}
+	if res := d.Gantry("network", "rm", "nosuch"); res.Code != 1 || !strings.Contains(res.Stderr, "network nosuch not found") {
+		t.Errorf("network rm nosuch: exit %d, %q", res.Code, res.Stderr)
+	}
+	if got := d.MustGantry("network", "prune", "-f"); got != "Deleted Networks:\ngnet\n" {
+		t.Errorf("network prune: %q", got)
+	}
 }

@@ -27,9 +27,11 @@ import (
 // policy (no unsolicited inbound traffic except published ports) lives
 // in our table.
 type firewall struct {
-	bridge string
-	subnet netip.Prefix
-	table  *nftables.Table
+	others   []string // the host's other gantry bridges, isolated from this one
+	internal bool     // no traffic leaves the bridge
+	bridge   string
+	subnet   netip.Prefix
+	table    *nftables.Table
 }
 
 const (
@@ -38,6 +40,7 @@ const (
 	chainPostrouting = "postrouting"
 	chainForward     = "forward"
 	chainPorts       = "ports"
+	chainIsolation   = "isolation"
 )
 
 // TableName is the nftables table of a bridge's rules.
@@ -77,6 +80,8 @@ func (f *firewall) rebuild(ports []activePort) error {
 	fwd := c.AddChain(&nftables.Chain{Name: chainForward, Table: f.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	c.AddChain(f.chain(chainPorts))
+	c.AddChain(f.chain(chainIsolation))
+	f.addIsolation(c)
 
 	add := func(ch *nftables.Chain, es ...[]expr.Any) {
 		c.AddRule(&nftables.Rule{Table: f.table, Chain: ch, Exprs: join(es...)})
@@ -84,6 +89,13 @@ func (f *firewall) rebuild(ports []activePort) error {
 	// Published ports: traffic to one of this host's addresses.
 	add(pre, localAddr(false), []expr.Any{jump(chainPorts)})
 	add(out, localAddr(false), []expr.Any{jump(chainPorts)})
+	if f.internal {
+		// --internal: nothing in or out but between its containers.
+		add(fwd, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, f.bridge), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, f.bridge), []expr.Any{verdict(expr.VerdictDrop)})
+		add(fwd, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, f.bridge), ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, f.bridge), []expr.Any{verdict(expr.VerdictDrop)})
+	}
+	// Other networks of this host are out of reach (Docker's isolation).
+	add(fwd, []expr.Any{jump(chainIsolation)})
 	// Outbound NAT of the containers.
 	add(post, saddr(f.subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, f.bridge), []expr.Any{&expr.Masq{}})
 	// The host itself (127.0.0.1 included, with route_localnet on the
@@ -107,6 +119,32 @@ func (f *firewall) rebuild(ports []activePort) error {
 		return fmt.Errorf("setting up the nftables rules of %s: %w", f.bridge, err)
 	}
 	return nil
+}
+
+func (f *firewall) addIsolation(c *nftables.Conn) {
+	for _, o := range f.others {
+		if o == f.bridge {
+			continue
+		}
+		for _, dir := range [][2]string{{f.bridge, o}, {o, f.bridge}} {
+			c.AddRule(&nftables.Rule{Table: f.table, Chain: f.chain(chainIsolation),
+				// A published port stays reachable through the host's
+				// addresses from every network, as with Docker.
+				Exprs: join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, dir[0]), ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, dir[1]), notDnatted(), []expr.Any{verdict(expr.VerdictDrop)})})
+		}
+	}
+}
+
+// setIsolation rewrites the isolation chain for these other bridges.
+func (f *firewall) setIsolation(others []string) error {
+	f.others = others
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	c.FlushChain(f.chain(chainIsolation))
+	f.addIsolation(c)
+	return c.Flush()
 }
 
 // setPorts rewrites the port chain in one transaction.

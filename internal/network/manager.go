@@ -40,6 +40,14 @@ type Config struct {
 	DataRoot string       // network/ lives here
 	ExecRoot string       // netns/ lives here
 	Log      *slog.Logger
+	// Of a user network: its name and ID, no route out (--internal),
+	// and the embedded DNS server in its containers.
+	Name     string
+	ID       string
+	Internal bool
+	DNS      bool
+	// Upstream resolvers of the embedded DNS server.
+	Upstreams func() []string
 }
 
 // Endpoint is a container's place on the bridge, kept in its record.
@@ -55,6 +63,9 @@ type Endpoint struct {
 	Gateway    netip.Addr    `json:"gateway"`
 	MAC        string        `json:"mac"`
 	Ports      []PortMapping `json:"ports,omitempty"`
+	Name       string        `json:"name,omitempty"`
+	Aliases    []string      `json:"aliases,omitempty"`
+	DNS        bool          `json:"dns,omitempty"` // served by the embedded DNS at 127.0.0.11
 }
 
 // AttachRequest is a container joining the default bridge.
@@ -63,6 +74,10 @@ type AttachRequest struct {
 	Name  string // for messages, as Docker's
 	Ports []PortRequest
 	MAC   string // --mac-address; derived from the address if empty
+	// Of a user network: its name or ID, --ip, --alias.
+	Network string
+	IP      netip.Addr
+	Aliases []string
 }
 
 // Manager is the default bridge of one daemon.
@@ -80,7 +95,8 @@ type Manager struct {
 	mu     sync.Mutex
 	leases *leases
 	holds  *portHolds
-	active map[string]*Endpoint // by container ID
+	active map[string]*Endpoint  // by container ID
+	dns    map[string]*dnsServer // by container ID
 }
 
 // bridgeState is what survives a restart beside the leases.
@@ -109,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 		netnsDir: filepath.Join(cfg.ExecRoot, "netns"),
 		holds:    newPortHolds(),
 		active:   map[string]*Endpoint{},
+		dns:      map[string]*dnsServer{},
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -119,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 	var st bridgeState
 	if data, err := os.ReadFile(filepath.Join(m.dir, "bridge.json")); err == nil {
 		_ = json.Unmarshal(data, &st)
+	}
+	if cfg.ID != "" {
+		st.ID = cfg.ID
 	}
 	if st.ID == "" {
 		st.ID = randomID()
@@ -138,6 +158,7 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.fw = newFirewall(cfg.Bridge, m.subnet)
+	m.fw.internal = cfg.Internal
 	return m, nil
 }
 
@@ -217,12 +238,19 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (_ *Endpoint, e
 	if old, ok := m.active[req.ID]; ok {
 		m.detachLocked(old)
 	}
-	ip, err := m.leases.allocate(req.ID, netip.Addr{})
+	ip, err := m.leases.allocate(req.ID, req.IP)
 	if err != nil {
 		return nil, err
 	}
+	name := m.cfg.Name
+	if name == "" {
+		name = "bridge"
+	}
 	ep := &Endpoint{
-		Network:    "bridge",
+		Network:    name,
+		Name:       req.Name,
+		Aliases:    req.Aliases,
+		DNS:        m.cfg.DNS,
 		NetworkID:  m.networkID,
 		EndpointID: endpointID(req.ID, m.networkID),
 		Bridge:     m.cfg.Bridge,
@@ -257,6 +285,13 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (_ *Endpoint, e
 	if err := plugVeth(m.bridge, ep.HostVeth, ep.Netns, mac, netip.PrefixFrom(ip, m.subnet.Bits()), m.gateway); err != nil {
 		return nil, err
 	}
+	if ep.DNS {
+		srv, err := m.startDNS(req.ID, ep.Netns)
+		if err != nil {
+			return nil, err
+		}
+		m.dns[req.ID] = srv
+	}
 	m.active[req.ID] = ep
 	if len(ports) > 0 {
 		if err := m.fw.setPorts(m.activePorts()); err != nil {
@@ -287,6 +322,10 @@ func (m *Manager) detachLocked(ep *Endpoint) error {
 		}
 	}
 	m.holds.release(id)
+	if srv, ok := m.dns[id]; ok {
+		srv.close()
+		delete(m.dns, id)
+	}
 	errs = append(errs, unplugVeth(ep.HostVeth), removeNetns(ep.Netns), m.leases.release(id))
 	return errors.Join(errs...)
 }
@@ -315,6 +354,7 @@ func (m *Manager) activePorts() []activePort {
 func (m *Manager) Reconcile(ctx context.Context, running map[string]*Endpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+
 	for id, ep := range running {
 		if ep == nil || ep.Bridge != m.cfg.Bridge {
 			continue
@@ -331,17 +371,17 @@ func (m *Manager) Reconcile(ctx context.Context, running map[string]*Endpoint) e
 			}
 			m.holds.hold(id, portKey{p.Proto, p.HostIP, p.HostPort}, c)
 		}
+		if ep.DNS {
+			if srv, err := m.startDNS(id, ep.Netns); err != nil {
+				m.log.Warn("starting a container's DNS server again", "id", id, "err", err)
+			} else {
+				m.dns[id] = srv
+			}
+		}
 	}
 	for id := range m.leases.ByOwner {
 		if _, ok := m.active[id]; !ok {
 			_ = m.leases.release(id)
-		}
-	}
-	if ents, err := os.ReadDir(m.netnsDir); err == nil {
-		for _, e := range ents {
-			if _, ok := m.active[e.Name()]; !ok {
-				_ = removeNetns(filepath.Join(m.netnsDir, e.Name()))
-			}
 		}
 	}
 	if links, err := netlink.LinkList(); err == nil {
@@ -377,4 +417,50 @@ func randomID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Endpoints are the attached containers' endpoints, for DNS and inspect.
+func (m *Manager) Endpoints() map[string]Endpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]Endpoint, len(m.active))
+	for id, ep := range m.active {
+		out[id] = *ep
+	}
+	return out
+}
+
+// lookup finds the address of a container of this network by name,
+// alias or short ID, as Docker's embedded DNS answers.
+func (m *Manager) lookup(name string) (netip.Addr, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, ep := range m.active {
+		if strings.EqualFold(ep.Name, name) || (len(name) >= 12 && strings.HasPrefix(id, name)) {
+			return ep.IP, true
+		}
+		for _, a := range ep.Aliases {
+			if strings.EqualFold(a, name) {
+				return ep.IP, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Destroy removes the bridge, its rules and its state: a removed network.
+func (m *Manager) Destroy() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.active) > 0 {
+		return errdefs.Conflict("error while removing network: network %s id %s has active endpoints", m.cfg.Name, m.networkID)
+	}
+	return errors.Join(RemoveFirewall(m.cfg.Bridge), RemoveBridge(m.cfg.Bridge), os.RemoveAll(m.dir))
+}
+
+// InUse tells whether a container is attached.
+func (m *Manager) InUse() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.active) > 0
 }

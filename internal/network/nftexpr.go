@@ -77,6 +77,13 @@ func established() []expr.Any {
 
 func dnatted() []expr.Any { return ctBits(expr.CtKeySTATUS, ipsDstNat) }
 
+// notDnatted is the opposite: `ct status & dnat == 0`.
+func notDnatted() []expr.Any {
+	e := ctBits(expr.CtKeySTATUS, ipsDstNat)
+	e[2].(*expr.Cmp).Op = expr.CmpOpEq
+	return e
+}
+
 // dnatTo rewrites the destination to addr:port.
 func dnatTo(addr netip.Addr, port uint16) []expr.Any {
 	a := addr.As4()

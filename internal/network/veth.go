@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -80,4 +81,9 @@ func unplugVeth(hostName string) error {
 func macFor(a netip.Addr) net.HardwareAddr {
 	b := a.As4()
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+func parseMAC(s string) (network.HardwareAddr, error) {
+	m, err := net.ParseMAC(s)
+	return network.HardwareAddr(m), err
 }

@@ -25,10 +25,8 @@ func (s *Service) checkHostConfig(hc *container.HostConfig) error {
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no" {
 		return errdefs.Invalid("can't create 'AutoRemove' container with restart policy")
 	}
-	switch mode := string(hc.NetworkMode); {
-	case mode == "", mode == "default", mode == "bridge", mode == "host", mode == "none":
-	default:
-		return errdefs.Invalid("network mode %q is not supported yet: gantry runs containers with --network bridge (a network namespace of its own), host or none", mode)
+	if err := s.checkNetworkMode(hc); err != nil {
+		return err
 	}
 	if len(hc.Links) > 0 {
 		return errdefs.Invalid("--link is not supported: links are a legacy Docker feature")

@@ -66,7 +66,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := s.checkNetwork(merged, hc); err != nil {
 		return "", nil, err
 	}
-	mac, err := endpointOptions(hc, req.Networking)
+	mac, ip, aliases, err := endpointOptions(hc, req.Networking)
 	if err != nil {
 		return "", nil, err
 	}
@@ -93,6 +93,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		HostConfig: hc,
 		State:      State{Status: container.StateCreated},
 		MacAddress: mac,
+		IP:         ip,
+		Aliases:    aliases,
 	}
 	if n := len(img.Layers); n > 0 {
 		rec.Layer = img.Layers[n-1]
@@ -278,6 +280,9 @@ func resolvConf(rec *Record) string {
 	}
 	if b.Len() > 0 {
 		return b.String()
+	}
+	if onUserNetwork(rec.HostConfig) {
+		return embeddedResolvConf(rec.HostConfig)
 	}
 	if rec.HostConfig.NetworkMode != "host" {
 		return bridgeResolvConf(hostResolvConf())

@@ -24,12 +24,37 @@ type Network interface {
 	Detach(ctx context.Context, ep *gnet.Endpoint) error
 	Reconcile(ctx context.Context, running map[string]*gnet.Endpoint) error
 	Gateway() netip.Addr
+	// Known is the name of a network mode's network, or why it cannot be used.
+	Known(mode string) (string, error)
 }
 
-// onBridge tells whether a container gets a veth on the default bridge.
+// onBridge tells whether a container gets a veth on a bridge: the
+// default one or a user network.
 func onBridge(hc *container.HostConfig) bool {
 	m := string(hc.NetworkMode)
-	return m == "" || m == "default" || m == "bridge"
+	return m != "host" && m != "none" && !strings.HasPrefix(m, "container:")
+}
+
+// onUserNetwork tells whether the container's network is a user's.
+func onUserNetwork(hc *container.HostConfig) bool {
+	m := string(hc.NetworkMode)
+	return onBridge(hc) && m != "" && m != "default" && m != "bridge"
+}
+
+// checkNetworkMode refuses a network mode that names no network.
+func (s *Service) checkNetworkMode(hc *container.HostConfig) error {
+	mode := string(hc.NetworkMode)
+	if strings.HasPrefix(mode, "container:") {
+		return errdefs.Invalid("network mode %q is not supported yet: gantry runs containers with --network bridge, host, none or a network of `network create`", mode)
+	}
+	if s.cfg.Network == nil {
+		if onUserNetwork(hc) {
+			return errdefs.NotFound("network %s not found", mode)
+		}
+		return nil
+	}
+	_, err := s.cfg.Network.Known(mode)
+	return err
 }
 
 // checkNetwork refuses, at create, network options that cannot work.
@@ -56,31 +81,37 @@ func (s *Service) checkNetwork(cfg *container.Config, hc *container.HostConfig) 
 // endpointOptions reads the docker CLI's per-network options (--ip,
 // --mac-address, --alias) for the container's network: the default bridge
 // takes a MAC address only, as Docker's.
-func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (mac string, err error) {
+func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (mac string, ip netip.Addr, aliases []string, err error) {
 	if nc == nil {
-		return "", nil
+		return "", ip, nil, nil
 	}
 	for name, es := range nc.EndpointsConfig {
 		if es == nil {
 			continue
 		}
 		if name != string(hc.NetworkMode) && name != "default" && !(name == "bridge" && onBridge(hc)) {
-			return "", errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
+			return "", ip, nil, errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
 		}
 		if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
-			return "", errdefs.Invalid("user specified IP address is supported on user defined networks only")
+			if !onUserNetwork(hc) {
+				return "", ip, nil, errdefs.Invalid("user specified IP address is supported on user defined networks only")
+			}
+			ip = es.IPAMConfig.IPv4Address
 		}
 		if len(es.Aliases) > 0 {
-			return "", errdefs.Invalid("network-scoped alias is supported only for containers in user defined networks")
+			if !onUserNetwork(hc) {
+				return "", ip, nil, errdefs.Invalid("network-scoped alias is supported only for containers in user defined networks")
+			}
+			aliases = es.Aliases
 		}
 		if len(es.MacAddress) > 0 {
 			if !onBridge(hc) {
-				return "", errdefs.Invalid("conflicting options: mac-address and the network mode")
+				return "", ip, nil, errdefs.Invalid("conflicting options: mac-address and the network mode")
 			}
 			mac = net.HardwareAddr(es.MacAddress).String()
 		}
 	}
-	return mac, nil
+	return mac, ip, aliases, nil
 }
 
 // attachNetwork gives a starting container its endpoint on the bridge and
@@ -94,7 +125,8 @@ func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	ep, err := s.cfg.Network.Attach(ctx, gnet.AttachRequest{ID: rec.ID, Name: rec.Name, Ports: ports, MAC: macAddress(rec)})
+	ep, err := s.cfg.Network.Attach(ctx, gnet.AttachRequest{ID: rec.ID, Name: rec.Name, Ports: ports, MAC: macAddress(rec),
+		Network: string(rec.HostConfig.NetworkMode), IP: rec.IP, Aliases: rec.Aliases})
 	if err != nil {
 		return err
 	}
@@ -186,6 +218,30 @@ func bridgeResolvConf(host string) string {
 	return strings.TrimLeft(text, "\n")
 }
 
+// embeddedResolvConf is a user network container's: the embedded DNS
+// server, with the search domains and options asked for, as Docker's.
+func embeddedResolvConf(hc *container.HostConfig) string {
+	text := "nameserver " + gnet.EmbeddedDNS + "\n"
+	if len(hc.DNSSearch) > 0 {
+		text += "search " + strings.Join(hc.DNSSearch, " ") + "\n"
+	}
+	opts := append([]string{"ndots:0"}, hc.DNSOptions...)
+	return text + "options " + strings.Join(opts, " ") + "\n"
+}
+
+// UsesNetwork tells whether a container names the network, for prune.
+func (s *Service) UsesNetwork(name string) bool {
+	for _, e := range s.all() {
+		e.mu.Lock()
+		mode := string(e.rec.HostConfig.NetworkMode)
+		e.mu.Unlock()
+		if mode == name {
+			return true
+		}
+	}
+	return false
+}
+
 // hostResolvConf reads the host's resolver configuration.
 func hostResolvConf() string {
 	data, err := os.ReadFile("/etc/resolv.conf")
@@ -224,6 +280,12 @@ func networkSettings(rec *Record) *container.NetworkSettings {
 	}
 	if mode == "host" {
 		ns.Ports = network.PortMap{}
+	}
+	if ep := rec.Network; ep != nil {
+		es.Aliases = ep.Aliases
+		if onUserNetwork(rec.HostConfig) {
+			es.DNSNames = append([]string{rec.Name, rec.ID[:12]}, ep.Aliases...)
+		}
 	}
 	ns.Networks[mode] = es
 	return ns

@@ -5,6 +5,7 @@ package container
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -42,6 +43,9 @@ type Record struct {
 	Network *network.Endpoint `json:"network,omitempty"`
 	// MacAddress is the MAC asked for at create (--mac-address).
 	MacAddress string `json:"macAddress,omitempty"`
+	// IP and Aliases are --ip and --alias, for a user network.
+	IP      netip.Addr `json:"ip,omitzero"`
+	Aliases []string   `json:"aliases,omitempty"`
 }
 
 // State is a container's place in Docker's state machine.
