@@ -393,6 +393,15 @@ func TestVolumeRmInUse(t *testing.T) {
 	if got := d.MustDocker("exec", id, "cat", "/data/f"); got != "x\n" {
 		t.Errorf("data after the refused removal: %q", got)
 	}
+	if out := d.MustDocker("ps", "-q", "--no-trunc", "--filter", "volume=busy"); out != id+"\n" {
+		t.Errorf("ps --filter volume=busy: %q", out)
+	}
+	if out := d.MustDocker("ps", "-q", "--no-trunc", "--filter", "volume=/data"); out != id+"\n" {
+		t.Errorf("ps --filter volume=/data: %q", out)
+	}
+	if out := d.MustDocker("ps", "-q", "--filter", "volume=other"); out != "" {
+		t.Errorf("ps --filter volume=other: %q", out)
+	}
 	if out := d.MustDocker("volume", "ls", "--filter", "dangling=false", "-q"); out != "busy\n" {
 		t.Errorf("dangling=false: %q", out)
 	}

@@ -685,3 +685,18 @@ func apiMountPoints(rec *Record) []container.MountPoint {
 	}
 	return out
 }
+
+// usesVolume is ps's volume filter: a mount named (a volume's name, a
+// bind's source) or mounted at one of vals.
+func usesVolume(r *Record, vals []string) bool {
+	for _, mp := range r.Mounts {
+		name := mp.Name
+		if name == "" {
+			name = mp.Source
+		}
+		if slices.Contains(vals, name) || slices.Contains(vals, mp.Destination) {
+			return true
+		}
+	}
+	return false
+}
