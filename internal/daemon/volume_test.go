@@ -263,6 +263,24 @@ func TestVolumeReadOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(host, "x")); err != nil {
 		t.Error(err)
 	}
+	// Read-only reaches the mounts below the bind too, unless
+	// bind-recursive=writable says otherwise.
+	sub := filepath.Join(host, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+	res := d.Docker("run", "--rm", "-v", host+":/data:ro", "busybox", "touch", "/data/sub/x")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "Read-only file system") {
+		t.Errorf("a mount below a read-only bind is writable: exit %d %q", res.Code, res.Stderr)
+	}
+	d.MustDocker("run", "--rm", "--mount", "type=bind,src="+host+",dst=/data,readonly,bind-recursive=writable", "busybox", "touch", "/data/sub/x")
+	if _, err := os.Stat(filepath.Join(sub, "x")); err != nil {
+		t.Errorf("bind-recursive=writable: %v", err)
+	}
 	// -v creates a missing host directory, as Docker does.
 	missing := filepath.Join(t.TempDir(), "new", "dir")
 	d.MustDocker("run", "--rm", "-v", missing+":/m", "busybox", "touch", "/m/f")

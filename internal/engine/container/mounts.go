@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/volume"
@@ -37,9 +38,16 @@ type MountPoint struct {
 	// remove them. A volume named by the user never is.
 	Anonymous bool `json:"anonymous,omitempty"`
 	// CreateSource makes a missing bind source, as -v does.
-	CreateSource bool   `json:"createSource,omitempty"`
-	NonRecursive bool   `json:"nonRecursive,omitempty"`
-	TmpfsData    string `json:"tmpfsData,omitempty"` // tmpfs options: size=, mode=
+	CreateSource bool `json:"createSource,omitempty"`
+	NonRecursive bool `json:"nonRecursive,omitempty"`
+	// ReadOnlyNonRecursive (bind-recursive=writable) leaves mounts below
+	// a read-only bind writable; ReadOnlyForceRecursive
+	// (bind-recursive=readonly) fails where the kernel cannot make them
+	// read-only. By default they are made read-only where it can, as
+	// Docker does.
+	ReadOnlyNonRecursive   bool   `json:"readOnlyNonRecursive,omitempty"`
+	ReadOnlyForceRecursive bool   `json:"readOnlyForceRecursive,omitempty"`
+	TmpfsData              string `json:"tmpfsData,omitempty"` // tmpfs options: size=, mode=
 	// Labels and options for a volume this container's create makes
 	// (--mount's volume-label and volume-opt).
 	VolumeLabels  map[string]string `json:"volumeLabels,omitempty"`
@@ -224,6 +232,8 @@ func parseMountSpec(m mount.Mount) (MountPoint, error) {
 			}
 			mp.NonRecursive = o.NonRecursive
 			mp.CreateSource = o.CreateMountpoint
+			mp.ReadOnlyNonRecursive = o.ReadOnlyNonRecursive
+			mp.ReadOnlyForceRecursive = o.ReadOnlyForceRecursive
 		}
 		if !mp.CreateSource {
 			if _, err := os.Stat(mp.Source); err != nil {
@@ -516,6 +526,13 @@ func userMounts(rec *Record) ([]specs.Mount, error) {
 			opts := []string{bind, prop}
 			if !mp.RW {
 				opts = append(opts, "ro")
+				if bind == "rbind" && !mp.ReadOnlyNonRecursive {
+					if mountSetattr() {
+						opts = append(opts, "rro")
+					} else if mp.ReadOnlyForceRecursive {
+						return nil, errdefs.Invalid("option 'bind-recursive=readonly' needs a kernel with mount_setattr (5.12 or newer)")
+					}
+				}
 			}
 			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
 		}
@@ -699,4 +716,12 @@ func usesVolume(r *Record, vals []string) bool {
 		}
 	}
 	return false
+}
+
+// mountSetattr tells whether the kernel can make a mount tree read-only
+// (mount_setattr, Linux 5.12): a call with no valid descriptor fails with
+// EBADF there and ENOSYS before.
+func mountSetattr() bool {
+	err := unix.MountSetattr(-1, "", 0, &unix.MountAttr{})
+	return !errors.Is(err, unix.ENOSYS)
 }
