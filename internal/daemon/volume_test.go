@@ -642,3 +642,27 @@ func TestVolumeWithOptionsAcrossKill(t *testing.T) {
 	d.MustDocker("rm", "user")
 	d.MustDocker("volume", "rm", "tk")
 }
+
+// Many runs with anonymous, named and option volumes leave nothing but
+// the named volumes: no anonymous volume, staging directory or mount.
+func TestVolumeCyclesLeaveNothing(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	volumeImage(t, d, "volimg")
+	d.MustDocker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "cyc-tmp")
+	for i := 0; i < 15; i++ {
+		d.MustDocker("run", "--rm", "-v", "/scratch", "-v", "cyc-named:/n", "-v", "cyc-tmp:/t", "volimg", "sh", "-c", "ls /data >/dev/null; echo x > /t/x")
+		id := strings.TrimSpace(d.MustDocker("create", "-v", "/more", "volimg", "true"))
+		d.MustDocker("start", id)
+		d.MustDocker("wait", id)
+		d.MustDocker("rm", "-v", id)
+	}
+	if names := volumeNames(d); !slices.Equal(names, []string{"cyc-named", "cyc-tmp"}) {
+		t.Errorf("volumes left: %v", names)
+	}
+	if ents := entries(filepath.Join(d.DataRoot, "volumes")); !slices.Equal(ents, []string{"cyc-named", "cyc-tmp"}) {
+		t.Errorf("volumes/ holds %v", ents)
+	}
+	if m := d.Mounts(); len(m) != 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+}
