@@ -135,7 +135,7 @@ func volumeRow(v volume.Volume) map[string]any {
 	return map[string]any{
 		"Name": v.Name, "Driver": v.Driver, "Scope": v.Scope, "Mountpoint": v.Mountpoint,
 		"Labels": strings.Join(labels, ","), "Links": links, "Size": size,
-		"Availability": "N/A", "Group": "N/A", "Status": "N/A", "CreatedAt": v.CreatedAt,
+		"Availability": "N/A", "Group": "N/A", "Status": "N/A",
 	}
 }
 
@@ -154,7 +154,7 @@ func printVolumes(out interface{ Write([]byte) (int, error) }, format string, vo
 	return table{out: out, format: format, defaults: def, headers: map[string]string{
 		"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
 		"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Availability": "AVAILABILITY",
-		"Group": "GROUP", "Status": "STATUS", "CreatedAt": "CREATED AT",
+		"Group": "GROUP", "Status": "STATUS",
 	}}.print(rows, jsonRows)
 }
 

@@ -263,6 +263,24 @@ func TestVolumeReadOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(host, "x")); err != nil {
 		t.Error(err)
 	}
+	// Read-only reaches the mounts below the bind too, unless
+	// bind-recursive=writable says otherwise.
+	sub := filepath.Join(host, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+	res := d.Docker("run", "--rm", "-v", host+":/data:ro", "busybox", "touch", "/data/sub/x")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "Read-only file system") {
+		t.Errorf("a mount below a read-only bind is writable: exit %d %q", res.Code, res.Stderr)
+	}
+	d.MustDocker("run", "--rm", "--mount", "type=bind,src="+host+",dst=/data,readonly,bind-recursive=writable", "busybox", "touch", "/data/sub/x")
+	if _, err := os.Stat(filepath.Join(sub, "x")); err != nil {
+		t.Errorf("bind-recursive=writable: %v", err)
+	}
 	// -v creates a missing host directory, as Docker does.
 	missing := filepath.Join(t.TempDir(), "new", "dir")
 	d.MustDocker("run", "--rm", "-v", missing+":/m", "busybox", "touch", "/m/f")
@@ -392,6 +410,15 @@ func TestVolumeRmInUse(t *testing.T) {
 	}
 	if got := d.MustDocker("exec", id, "cat", "/data/f"); got != "x\n" {
 		t.Errorf("data after the refused removal: %q", got)
+	}
+	if out := d.MustDocker("ps", "-q", "--no-trunc", "--filter", "volume=busy"); out != id+"\n" {
+		t.Errorf("ps --filter volume=busy: %q", out)
+	}
+	if out := d.MustDocker("ps", "-q", "--no-trunc", "--filter", "volume=/data"); out != id+"\n" {
+		t.Errorf("ps --filter volume=/data: %q", out)
+	}
+	if out := d.MustDocker("ps", "-q", "--filter", "volume=other"); out != "" {
+		t.Errorf("ps --filter volume=other: %q", out)
 	}
 	if out := d.MustDocker("volume", "ls", "--filter", "dangling=false", "-q"); out != "busy\n" {
 		t.Errorf("dangling=false: %q", out)
@@ -614,4 +641,28 @@ func TestVolumeWithOptionsAcrossKill(t *testing.T) {
 	}
 	d.MustDocker("rm", "user")
 	d.MustDocker("volume", "rm", "tk")
+}
+
+// Many runs with anonymous, named and option volumes leave nothing but
+// the named volumes: no anonymous volume, staging directory or mount.
+func TestVolumeCyclesLeaveNothing(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	volumeImage(t, d, "volimg")
+	d.MustDocker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "cyc-tmp")
+	for i := 0; i < 15; i++ {
+		d.MustDocker("run", "--rm", "-v", "/scratch", "-v", "cyc-named:/n", "-v", "cyc-tmp:/t", "volimg", "sh", "-c", "ls /data >/dev/null; echo x > /t/x")
+		id := strings.TrimSpace(d.MustDocker("create", "-v", "/more", "volimg", "true"))
+		d.MustDocker("start", id)
+		d.MustDocker("wait", id)
+		d.MustDocker("rm", "-v", id)
+	}
+	if names := volumeNames(d); !slices.Equal(names, []string{"cyc-named", "cyc-tmp"}) {
+		t.Errorf("volumes left: %v", names)
+	}
+	if ents := entries(filepath.Join(d.DataRoot, "volumes")); !slices.Equal(ents, []string{"cyc-named", "cyc-tmp"}) {
+		t.Errorf("volumes/ holds %v", ents)
+	}
+	if m := d.Mounts(); len(m) != 0 {
+		t.Errorf("mounts left: %v", m)
+	}
 }

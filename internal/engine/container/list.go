@@ -22,7 +22,7 @@ type ListOptions struct {
 	Filters map[string][]string
 }
 
-var listFilters = map[string]bool{"status": true, "name": true, "label": true, "ancestor": true, "exited": true, "id": true, "before": true, "since": true}
+var listFilters = map[string]bool{"status": true, "name": true, "label": true, "ancestor": true, "exited": true, "id": true, "before": true, "since": true, "volume": true}
 
 // List returns the containers as `ps` shows them, newest first.
 func (s *Service) List(ctx context.Context, opts ListOptions) ([]container.Summary, error) {
@@ -160,6 +160,9 @@ func (s *Service) filterFunc(ctx context.Context, f map[string][]string) (func(*
 			return false
 		}
 		if !since.IsZero() && !r.Created.After(since) {
+			return false
+		}
+		if vals := f["volume"]; len(vals) > 0 && !usesVolume(r, vals) {
 			return false
 		}
 		return true

@@ -136,7 +136,11 @@ func TestUserMountsOrderAndDefaults(t *testing.T) {
 	for _, m := range user {
 		order = append(order, m.Destination+" "+strings.Join(m.Options, ","))
 	}
-	want := []string{"/x rbind,rprivate,ro", "/dev/shm nosuid,nodev,noexec,size=1m", "/etc/hosts rbind,rslave", "/x/y/z rbind,rprivate"}
+	ro := "/x rbind,rprivate,ro"
+	if mountSetattr() {
+		ro += ",rro"
+	}
+	want := []string{ro, "/dev/shm nosuid,nodev,noexec,size=1m", "/etc/hosts rbind,rslave", "/x/y/z rbind,rprivate"}
 	if d := cmp.Diff(want, order); d != "" {
 		t.Errorf("(-want +got)\n%s", d)
 	}
