@@ -278,9 +278,12 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 }
 
 func (r *buildRun) copySources(ctx context.Context, w *treeWriter, src *buildContext, sources []copySource, p *copyPlan, add bool) error {
+	// A file copied onto a directory of the image goes into it, as Docker
+	// does even without a trailing slash.
+	destDir := p.destDir || w.isDir(p.dest)
 	for _, s := range sources {
 		base := p.dest
-		if !s.isDir && p.destDir {
+		if !s.isDir && destDir {
 			base = path.Join(p.dest, path.Base(s.rel))
 		}
 		if s.isDir {
@@ -391,6 +394,15 @@ func (w *treeWriter) openDir(p string) (int, error) {
 		Flags:   unix.O_DIRECTORY | unix.O_RDONLY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
+}
+
+func (w *treeWriter) isDir(p string) bool {
+	fd, err := w.openDir(cleanPath(p))
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // mkdirAll makes the directory p and its missing parents; owned makes the

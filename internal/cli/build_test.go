@@ -280,6 +280,8 @@ copied heredoc
 EOT
 ADD files.tar /unpacked/
 COPY --chown=nobody:nogroup owned /owned
+COPY owned /etc
+MAINTAINER someone
 ONBUILD RUN echo triggered > /trig
 ARG N=1
 RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N >> /cache/runs && cat /cache/runs | wc -l > /runs && touch /scratch/x
@@ -291,8 +293,8 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 		t.Fatalf("tar: %v %s", err, tarOut)
 	}
 	g.MustGantry("build", "-t", "feat", dir)
-	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned; echo; stat -c %U:%G /owned")
-	for _, want := range []string{"from heredoc", "copied heredoc", "o\n", "nobody:nogroup"} {
+	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned /etc/owned; echo; stat -c %U:%G /owned")
+	for _, want := range []string{"from heredoc", "copied heredoc", "oo\n", "nobody:nogroup"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
@@ -303,6 +305,9 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 	}
 	if got := g.MustGantry("run", "--rm", "feat", "ls", "/cache", "/scratch"); strings.Contains(got, "runs") || strings.Contains(got, "x") {
 		t.Errorf("mounts' contents in the image: %q", got)
+	}
+	if got := strings.TrimSpace(g.MustGantry("image", "inspect", "feat", "--format", "{{.Author}}")); got != "someone" {
+		t.Errorf("MAINTAINER: %q", got)
 	}
 	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
 	g.MustGantry("build", "-t", "child", child)
