@@ -256,6 +256,11 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 	if res := imgRunIn(t, g, strings.NewReader(string(tarOut)), "build", "-q", "-t", "fromtar", "-"); res.Code != 0 {
 		t.Errorf("build -: %s", res.Stderr)
 	}
+	if res := imgRunIn(t, g, strings.NewReader("FROM busybox\nRUN echo solo > /solo\n"), "build", "-q", "-t", "solo", "-"); res.Code != 0 {
+		t.Errorf("build - < Dockerfile: %s", res.Stderr)
+	} else if got := strings.TrimSpace(g.MustGantry("run", "--rm", "solo", "cat", "/solo")); got != "solo" {
+		t.Errorf("build - < Dockerfile made %q", got)
+	}
 	tarCmd := g.GantryCommand("build", "-t", "multi", ctx)
 	tarCmd.Env = append(tarCmd.Env, "GANTRY_BUILD_CONTEXT=tar")
 	if out, err := tarCmd.CombinedOutput(); err != nil || strings.Count(string(out), "CACHED") < 3 {
