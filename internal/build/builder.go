@@ -161,6 +161,11 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer bctx.Close()
 	run := &buildRun{b: b, o: o, df: df, ctx: bctx, done: map[int]*stageState{}, out: o.Out}
+	defer func() {
+		for _, f := range run.cleanup {
+			_ = os.Remove(f)
+		}
+	}()
 	st, err := run.build(ctx)
 	// What ran is cache even when a later step failed.
 	if ferr := run.flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
@@ -193,6 +198,7 @@ type buildRun struct {
 	deps    map[int][]int   // stage → the stages it needs
 	mu      sync.Mutex      // used, pending, done: stages run in parallel
 	pullMu  sync.Mutex      // one base image pull at a time
+	cleanup []string        // files to remove when the build ends
 }
 
 // build works out which stages the target needs and builds them in order.

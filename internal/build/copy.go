@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -35,6 +38,7 @@ type copyPlan struct {
 	fromSt   *stageState // --from a stage
 	fromImg  *baseImg
 	heredocs []heredocFile
+	urls     []urlFile
 	sum      string
 	files    map[string]string
 }
@@ -43,6 +47,13 @@ type copySource struct {
 	rel   string
 	isDir bool
 	files []ctxFile
+}
+
+// urlFile is an ADD of a URL, downloaded while planning (its content is
+// part of the key).
+type urlFile struct {
+	name, path string
+	mtime      time.Time
 }
 
 type heredocFile struct {
@@ -58,9 +69,6 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 	}
 	if _, ok := c.flag("exclude"); ok {
 		return nil, errdefs.Invalid("dockerfile line %d: %s --exclude is not supported by gantry's builder yet", c.Line, upper)
-	}
-	if _, ok := c.flag("checksum"); ok {
-		return nil, errdefs.Invalid("dockerfile line %d: ADD --checksum is only for URLs, which gantry's builder does not download", c.Line)
 	}
 	env := st.env()
 	var words []string
@@ -141,7 +149,18 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 			}
 		}
 		if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
-			return nil, errdefs.Invalid("dockerfile line %d: %s of a URL (%s) is not supported by gantry's builder yet", c.Line, upper, s)
+			if c.Name != "add" {
+				return nil, errdefs.Invalid("dockerfile line %d: source can't be a URL for COPY", c.Line)
+			}
+			checksum, _ := c.flag("checksum")
+			f, sum, err := r.download(ctx, s, checksum)
+			if err != nil {
+				return nil, err
+			}
+			p.urls = append(p.urls, f)
+			p.files[s] = sum
+			fmt.Fprintf(h, "url:%s:%s\n", s, sum)
+			continue
 		}
 		if strings.HasPrefix(s, "git@") {
 			return nil, errdefs.Invalid("dockerfile line %d: %s of a git repository is not supported", c.Line, upper)
@@ -264,6 +283,28 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 	w := &treeWriter{rootFd: rootFd, own: own, chmod: chmod}
 	if p.fromKey != "" {
 		return r.copyFrom(ctx, w, p)
+	}
+	for _, u := range p.urls {
+		dst := p.dest
+		if p.destDir || w.isDir(p.dest) {
+			dst = path.Join(p.dest, u.name)
+		}
+		f, err := os.Open(u.path)
+		if err != nil {
+			return err
+		}
+		err = w.writeFile(dst, f, 0o600, nil)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if !u.mtime.IsZero() {
+			if pfd, name, err := w.parentOf(dst); err == nil {
+				ts := []unix.Timespec{unix.NsecToTimespec(u.mtime.UnixNano()), unix.NsecToTimespec(u.mtime.UnixNano())}
+				_ = unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+				unix.Close(pfd)
+			}
+		}
 	}
 	for _, hd := range p.heredocs {
 		dst := p.dest
@@ -652,3 +693,55 @@ func lookupID(rootFd int, file, name string, field int) (int, error) {
 }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+// download fetches an ADD URL into the builder's work directory, checked
+// against --checksum when given; the file is removed with the build.
+func (r *buildRun) download(ctx context.Context, rawURL, checksum string) (urlFile, string, error) {
+	if checksum != "" {
+		if _, err := digest.Parse(checksum); err != nil {
+			return urlFile{}, "", errdefs.Invalid("invalid checksum %q: %v", checksum, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %v", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %v", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %s", rawURL, resp.Status)
+	}
+	tmp, err := os.CreateTemp(r.b.tmpDir, "dl-")
+	if err != nil {
+		return urlFile{}, "", err
+	}
+	r.mu.Lock()
+	r.cleanup = append(r.cleanup, tmp.Name())
+	r.mu.Unlock()
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(tmp, h), resp.Body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return urlFile{}, "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	got := digest.NewDigest(digest.SHA256, h)
+	if checksum != "" && digest.Digest(checksum) != got {
+		if d := digest.Digest(checksum); d.Algorithm() != digest.SHA256 || d != got {
+			return urlFile{}, "", errdefs.Invalid("ADD %s: checksum mismatch: expected %s, got %s", rawURL, checksum, got)
+		}
+	}
+	name := "__unnamed__"
+	if u, err := neturl.Parse(rawURL); err == nil && u.Path != "" && !strings.HasSuffix(u.Path, "/") {
+		name = path.Base(u.Path)
+	}
+	f := urlFile{name: name, path: tmp.Name()}
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		f.mtime = lm
+	}
+	return f, got.String(), nil
+}

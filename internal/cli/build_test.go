@@ -1,7 +1,10 @@
 package cli_test
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,6 +348,32 @@ CMD ["cat", "/got"]
 	// The output stays in the Dockerfile's order.
 	if i, j := strings.Index(out, "Step 2/8 : RUN timeout"), strings.Index(out, "Step 3/8 : FROM busybox AS talker"); i < 0 || j < i {
 		t.Errorf("output out of order:\n%s", out)
+	}
+	bldCheckClean(t, g)
+}
+
+// ADD of a URL downloads it (a loopback server here), checked against
+// --checksum; a changed download misses the cache.
+func TestBuildAddURL(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	body := "remote content v1"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+	defer srv.Close()
+	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(body)))
+	dir := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + srv.URL + "/files/remote.txt /dl/\nADD --checksum=" + sum + " " + srv.URL + "/x /checked\n"})
+	g.MustGantry("build", "-t", "url", dir)
+	if got := g.MustGantry("run", "--rm", "url", "cat", "/dl/remote.txt", "/checked"); got != body+body {
+		t.Errorf("downloaded: %q", got)
+	}
+	body = "remote content v2"
+	res := g.Gantry("build", "-t", "url", dir)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "checksum mismatch") {
+		t.Errorf("a download not matching --checksum: %d %s", res.Code, res.Stderr)
+	}
+	bad := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY " + srv.URL + "/x /x\n"})
+	if res := g.Gantry("build", bad); res.Code == 0 || !strings.Contains(res.Stderr, "source can't be a URL for COPY") {
+		t.Errorf("COPY of a URL: %d %s", res.Code, res.Stderr)
 	}
 	bldCheckClean(t, g)
 }
