@@ -18,6 +18,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/mount"
+	"github.com/gantry-dev/gantry/internal/registry"
 	"github.com/gantry-dev/gantry/internal/snapshot"
 	"github.com/gantry-dev/gantry/internal/store"
 )
@@ -30,7 +31,7 @@ type Images interface {
 	Snapshots() *snapshot.Snapshotter
 	CommitLayer(ctx context.Context, st *snapshot.Staged, src string, parent digest.Digest) (image.NewLayer, error)
 	CompressLayer(ctx context.Context, chainID digest.Digest) error
-	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string) (digest.Digest, error)
+	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string, also ...func(*store.Tx) error) (digest.Digest, error)
 	LayerRecorded(ctx context.Context, chainID digest.Digest) bool
 	Metadata(ctx context.Context, write bool, fn func(*store.Tx) error) error
 	RemoveUnusedLayers(ctx context.Context, layers []digest.Digest) (int64, error)
@@ -125,6 +126,16 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == nil || o.Quiet {
 		o.Out = io.Discard
 	}
+	// Bad tags fail the build before it starts, as Docker's.
+	for _, t := range o.Tags {
+		ref, err := registry.ParseReference(t)
+		if err != nil {
+			return nil, errdefs.Invalid("invalid tag %q: %v", t, err)
+		}
+		if ref.Digest() != "" {
+			return nil, errdefs.Invalid("invalid tag %q: a tag cannot hold a digest", t)
+		}
+	}
 	data := o.DockerfileData
 	name := o.Dockerfile
 	if name == "" {
@@ -167,18 +178,24 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 	st, err := run.build(ctx)
-	// What ran is cache even when a later step failed.
-	if ferr := run.flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
-		return nil, ferr
-	}
 	if err != nil {
+		// What ran is cache even when a later step failed.
+		_ = run.flush(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	if len(st.img.RootFS.DiffIDs) == 0 && st.img.RootFS.Type == "" {
 		st.img.RootFS.Type = "layers"
 	}
-	id, err := b.images.CreateImage(ctx, &st.img, "", o.Tags)
+	// The cache records go with the image, in one transaction.
+	var also []func(*store.Tx) error
+	if pending := run.takePending(); len(pending) > 0 {
+		also = append(also, func(tx *store.Tx) error { return writePending(tx, pending) })
+	}
+	id, err := b.images.CreateImage(ctx, &st.img, "", o.Tags, also...)
 	if err != nil {
+		if len(also) > 0 {
+			_ = b.images.Metadata(context.WithoutCancel(ctx), true, also[0])
+		}
 		return nil, err
 	}
 	return &Result{ID: id}, nil

@@ -281,6 +281,7 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 		chmod = &fm
 	}
 	w := &treeWriter{rootFd: rootFd, own: own, chmod: chmod}
+	defer w.close()
 	if p.fromKey != "" {
 		return r.copyFrom(ctx, w, p)
 	}
@@ -302,7 +303,6 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 			if pfd, name, err := w.parentOf(dst); err == nil {
 				ts := []unix.Timespec{unix.NsecToTimespec(u.mtime.UnixNano()), unix.NsecToTimespec(u.mtime.UnixNano())}
 				_ = unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
-				unix.Close(pfd)
 			}
 		}
 	}
@@ -421,12 +421,37 @@ func (r *buildRun) copyFrom(ctx context.Context, w *treeWriter, p *copyPlan) err
 // with RESOLVE_IN_ROOT, so a symlink in the image cannot lead outside.
 type treeWriter struct {
 	rootFd    int
+	dirs      map[string]int // open directories by path
 	own       owner
 	chmod     *fs.FileMode
 	keepOwner bool
 }
 
+// openDir opens a directory of the root, once per copy: the descriptors
+// are kept until close, callers do not close them.
 func (w *treeWriter) openDir(p string) (int, error) {
+	if fd, ok := w.dirs[p]; ok {
+		return fd, nil
+	}
+	fd, err := w.openDirUncached(p)
+	if err != nil {
+		return -1, err
+	}
+	if w.dirs == nil {
+		w.dirs = map[string]int{}
+	}
+	w.dirs[p] = fd
+	return fd, nil
+}
+
+func (w *treeWriter) close() {
+	for _, fd := range w.dirs {
+		unix.Close(fd)
+	}
+	w.dirs = nil
+}
+
+func (w *treeWriter) openDirUncached(p string) (int, error) {
 	rel := strings.TrimPrefix(p, "/")
 	if rel == "" {
 		rel = "."
@@ -438,20 +463,15 @@ func (w *treeWriter) openDir(p string) (int, error) {
 }
 
 func (w *treeWriter) isDir(p string) bool {
-	fd, err := w.openDir(cleanPath(p))
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
+	_, err := w.openDir(cleanPath(p))
+	return err == nil
 }
 
 // mkdirAll makes the directory p and its missing parents; owned makes the
 // new ones belong to --chown's owner.
 func (w *treeWriter) mkdirAll(p string, owned bool) error {
 	p = cleanPath(p)
-	if fd, err := w.openDir(p); err == nil {
-		unix.Close(fd)
+	if _, err := w.openDir(p); err == nil {
 		return nil
 	}
 	parent := path.Dir(p)
@@ -464,7 +484,6 @@ func (w *treeWriter) mkdirAll(p string, owned bool) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
 	name := path.Base(p)
 	if err := unix.Mkdirat(pfd, name, 0o755); err != nil && err != unix.EEXIST {
 		return fmt.Errorf("mkdir %s: %w", p, err)
@@ -511,7 +530,6 @@ func (w *treeWriter) copyEntry(src *buildContext, srcPath, dst string, f ctxFile
 		if err != nil {
 			return err
 		}
-		defer unix.Close(pfd)
 		perm := uint32(mode.Perm()) | unixSpecial(mode)
 		if w.chmod != nil {
 			perm = uint32(*w.chmod)
@@ -529,7 +547,6 @@ func (w *treeWriter) copyEntry(src *buildContext, srcPath, dst string, f ctxFile
 		if err != nil {
 			return err
 		}
-		defer unix.Close(pfd)
 		_ = unix.Unlinkat(pfd, name, 0)
 		if err := unix.Symlinkat(f.link, pfd, name); err != nil {
 			return fmt.Errorf("symlink %s: %w", dst, err)
@@ -568,7 +585,6 @@ func (w *treeWriter) writeFile(dst string, r io.Reader, mode fs.FileMode, f *ctx
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
 	var st unix.Stat_t
 	if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -625,11 +641,10 @@ func (w *treeWriter) maybeExtract(ctx context.Context, src *buildContext, srcPat
 	if err := w.mkdirAll(dest, true); err != nil {
 		return false, err
 	}
-	dfd, err := w.openDir(dest)
+	dfd, err := w.openDir(cleanPath(dest))
 	if err != nil {
 		return false, err
 	}
-	defer unix.Close(dfd)
 	// The destination by its descriptor: the extraction stays inside it.
 	dir := fmt.Sprintf("/proc/self/fd/%d", dfd)
 	if _, err := archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts, NoDevices: true}); err != nil {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -204,6 +205,7 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 			setup: func(dir string) { os.Symlink(outside, filepath.Join(dir, "link")) }},
 		{name: "failing RUN", dockerfile: "FROM busybox\nRUN echo last words; false\n", want: "The command '/bin/sh -c echo last words; false' returned a non-zero code: 1"},
 		{name: "unknown target", dockerfile: "FROM busybox AS a\n", args: []string{"--target", "nope"}, want: "failed to reach build target nope in Dockerfile"},
+		{name: "bad tag", dockerfile: "FROM busybox\nRUN touch /x\n", args: []string{"-t", "Bad:Tag"}, want: "invalid tag"},
 		{name: "unsupported frontend", dockerfile: "# syntax=example.com/frontend\nFROM busybox\n", want: "unsupported frontend"},
 	}
 	for _, c := range cases {
@@ -331,7 +333,14 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 func TestBuildParallelStages(t *testing.T) {
 	g := fixture.NewDaemon(t)
 	g.Busybox()
-	port := fmt.Sprint(20000 + os.Getpid()%20000)
+	// A port free now (the kernel's choice), so no other test's service
+	// answers the talker.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
 	dir := bldContext(t, map[string]string{"Dockerfile": `FROM busybox AS listener
 RUN timeout 20 nc -l -p ` + port + ` > /got && test -s /got
 FROM busybox AS talker
