@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -172,6 +173,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer bctx.Close()
 	run := &buildRun{b: b, o: o, df: df, ctx: bctx, done: map[int]*stageState{}, out: o.Out}
+	if v, ok := o.BuildArgs["SOURCE_DATE_EPOCH"]; ok && v != nil && *v != "" {
+		sec, err := strconv.ParseInt(*v, 10, 64)
+		if err != nil || sec < 0 {
+			return nil, errdefs.Invalid("invalid SOURCE_DATE_EPOCH %q: seconds since 1970 expected", *v)
+		}
+		t := time.Unix(sec, 0).UTC()
+		run.epoch = &t
+	}
 	defer func() {
 		for _, f := range run.cleanup {
 			_ = os.Remove(f)
@@ -216,6 +225,7 @@ type buildRun struct {
 	mu      sync.Mutex      // used, pending, done: stages run in parallel
 	pullMu  sync.Mutex      // one base image pull at a time
 	cleanup []string        // files to remove when the build ends
+	epoch   *time.Time      // SOURCE_DATE_EPOCH, for reproducible images
 }
 
 // build works out which stages the target needs and builds them in order.

@@ -237,6 +237,9 @@ func (r *buildRun) copy(ctx context.Context, st *stageState, c *Command, p *copy
 		return err
 	}
 	defer staged.Abort()
+	if err := clampTimes(staged.Dir, st.epoch); err != nil {
+		return err
+	}
 	l, err := r.b.images.CommitLayer(ctx, staged, "", st.top())
 	if err != nil {
 		return err

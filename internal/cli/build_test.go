@@ -319,6 +319,21 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 	if got := strings.TrimSpace(g.MustGantry("image", "inspect", "feat", "--format", "{{.Author}}")); got != "someone" {
 		t.Errorf("MAINTAINER: %q", got)
 	}
+	// SOURCE_DATE_EPOCH: the same inputs give the same image, whatever
+	// the files' times and the clock say.
+	repro := func() string {
+		d := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nWORKDIR /w\nCOPY f .\nRUN echo made > /w/made\nCMD [\"cat\", \"/w/made\"]\n", "f": "content"})
+		cmd := g.GantryCommand("build", "-q", "--no-cache", d)
+		cmd.Env = append(cmd.Env, "SOURCE_DATE_EPOCH=1700000000")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("reproducible build: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if a, b := repro(), repro(); a != b {
+		t.Errorf("SOURCE_DATE_EPOCH builds differ: %s and %s", a, b)
+	}
 	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
 	g.MustGantry("build", "-t", "child", child)
 	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "child")); got != "triggered" {
