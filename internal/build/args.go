@@ -16,6 +16,9 @@ var predefinedArgs = map[string]bool{
 	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
 	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true,
 	"ALL_PROXY": true, "all_proxy": true,
+	// Not in RUN's environment, but never "not consumed": it sets the
+	// image's times.
+	"SOURCE_DATE_EPOCH": true,
 }
 
 // argScope is the ARGs declared so far with their values.

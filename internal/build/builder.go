@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/mount"
+	"github.com/gantry-dev/gantry/internal/registry"
 	"github.com/gantry-dev/gantry/internal/snapshot"
 	"github.com/gantry-dev/gantry/internal/store"
 )
@@ -30,7 +32,7 @@ type Images interface {
 	Snapshots() *snapshot.Snapshotter
 	CommitLayer(ctx context.Context, st *snapshot.Staged, src string, parent digest.Digest) (image.NewLayer, error)
 	CompressLayer(ctx context.Context, chainID digest.Digest) error
-	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string) (digest.Digest, error)
+	CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string, also ...func(*store.Tx) error) (digest.Digest, error)
 	LayerRecorded(ctx context.Context, chainID digest.Digest) bool
 	Metadata(ctx context.Context, write bool, fn func(*store.Tx) error) error
 	RemoveUnusedLayers(ctx context.Context, layers []digest.Digest) (int64, error)
@@ -125,6 +127,16 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == nil || o.Quiet {
 		o.Out = io.Discard
 	}
+	// Bad tags fail the build before it starts, as Docker's.
+	for _, t := range o.Tags {
+		ref, err := registry.ParseReference(t)
+		if err != nil {
+			return nil, errdefs.Invalid("invalid tag %q: %v", t, err)
+		}
+		if ref.Digest() != "" {
+			return nil, errdefs.Invalid("invalid tag %q: a tag cannot hold a digest", t)
+		}
+	}
 	data := o.DockerfileData
 	name := o.Dockerfile
 	if name == "" {
@@ -161,19 +173,38 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer bctx.Close()
 	run := &buildRun{b: b, o: o, df: df, ctx: bctx, done: map[int]*stageState{}, out: o.Out}
-	st, err := run.build(ctx)
-	// What ran is cache even when a later step failed.
-	if ferr := run.flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
-		return nil, ferr
+	if v, ok := o.BuildArgs["SOURCE_DATE_EPOCH"]; ok && v != nil && *v != "" {
+		sec, err := strconv.ParseInt(*v, 10, 64)
+		if err != nil || sec < 0 {
+			return nil, errdefs.Invalid("invalid SOURCE_DATE_EPOCH %q: seconds since 1970 expected", *v)
+		}
+		t := time.Unix(sec, 0).UTC()
+		run.epoch = &t
 	}
+	defer func() {
+		for _, f := range run.cleanup {
+			_ = os.Remove(f)
+		}
+	}()
+	st, err := run.build(ctx)
 	if err != nil {
+		// What ran is cache even when a later step failed.
+		_ = run.flush(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	if len(st.img.RootFS.DiffIDs) == 0 && st.img.RootFS.Type == "" {
 		st.img.RootFS.Type = "layers"
 	}
-	id, err := b.images.CreateImage(ctx, &st.img, "", o.Tags)
+	// The cache records go with the image, in one transaction.
+	var also []func(*store.Tx) error
+	if pending := run.takePending(); len(pending) > 0 {
+		also = append(also, func(tx *store.Tx) error { return writePending(tx, pending) })
+	}
+	id, err := b.images.CreateImage(ctx, &st.img, "", o.Tags, also...)
 	if err != nil {
+		if len(also) > 0 {
+			_ = b.images.Metadata(context.WithoutCancel(ctx), true, also[0])
+		}
 		return nil, err
 	}
 	return &Result{ID: id}, nil
@@ -193,6 +224,8 @@ type buildRun struct {
 	deps    map[int][]int   // stage → the stages it needs
 	mu      sync.Mutex      // used, pending, done: stages run in parallel
 	pullMu  sync.Mutex      // one base image pull at a time
+	cleanup []string        // files to remove when the build ends
+	epoch   *time.Time      // SOURCE_DATE_EPOCH, for reproducible images
 }
 
 // build works out which stages the target needs and builds them in order.

@@ -201,32 +201,39 @@ func diffFiles(old, cur map[string]string) string {
 
 // flush records the results of the steps that ran, in one transaction.
 func (r *buildRun) flush(ctx context.Context) error {
-	r.mu.Lock()
-	pending := r.pending
-	r.pending = nil
-	r.mu.Unlock()
+	pending := r.takePending()
 	if len(pending) == 0 {
 		return nil
 	}
-	return r.b.images.Metadata(ctx, true, func(tx *store.Tx) error {
-		for _, p := range pending {
-			raw, err := json.Marshal(p.entry)
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(cacheBucket, "k/"+p.key.String(), raw); err != nil {
-				return err
-			}
-			rec, err := json.Marshal(p.record)
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(cacheBucket, "s/"+p.step, rec); err != nil {
-				return err
-			}
+	return r.b.images.Metadata(ctx, true, func(tx *store.Tx) error { return writePending(tx, pending) })
+}
+
+func (r *buildRun) takePending() []pendingEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pending
+	r.pending = nil
+	return p
+}
+
+func writePending(tx *store.Tx, pending []pendingEntry) error {
+	for _, p := range pending {
+		raw, err := json.Marshal(p.entry)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		if err := tx.Put(cacheBucket, "k/"+p.key.String(), raw); err != nil {
+			return err
+		}
+		rec, err := json.Marshal(p.record)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(cacheBucket, "s/"+p.step, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func chainIDs(diffIDs []digest.Digest) []digest.Digest {

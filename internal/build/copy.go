@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -35,6 +38,7 @@ type copyPlan struct {
 	fromSt   *stageState // --from a stage
 	fromImg  *baseImg
 	heredocs []heredocFile
+	urls     []urlFile
 	sum      string
 	files    map[string]string
 }
@@ -43,6 +47,13 @@ type copySource struct {
 	rel   string
 	isDir bool
 	files []ctxFile
+}
+
+// urlFile is an ADD of a URL, downloaded while planning (its content is
+// part of the key).
+type urlFile struct {
+	name, path string
+	mtime      time.Time
 }
 
 type heredocFile struct {
@@ -58,9 +69,6 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 	}
 	if _, ok := c.flag("exclude"); ok {
 		return nil, errdefs.Invalid("dockerfile line %d: %s --exclude is not supported by gantry's builder yet", c.Line, upper)
-	}
-	if _, ok := c.flag("checksum"); ok {
-		return nil, errdefs.Invalid("dockerfile line %d: ADD --checksum is only for URLs, which gantry's builder does not download", c.Line)
 	}
 	env := st.env()
 	var words []string
@@ -141,7 +149,18 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 			}
 		}
 		if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
-			return nil, errdefs.Invalid("dockerfile line %d: %s of a URL (%s) is not supported by gantry's builder yet", c.Line, upper, s)
+			if c.Name != "add" {
+				return nil, errdefs.Invalid("dockerfile line %d: source can't be a URL for COPY", c.Line)
+			}
+			checksum, _ := c.flag("checksum")
+			f, sum, err := r.download(ctx, s, checksum)
+			if err != nil {
+				return nil, err
+			}
+			p.urls = append(p.urls, f)
+			p.files[s] = sum
+			fmt.Fprintf(h, "url:%s:%s\n", s, sum)
+			continue
 		}
 		if strings.HasPrefix(s, "git@") {
 			return nil, errdefs.Invalid("dockerfile line %d: %s of a git repository is not supported", c.Line, upper)
@@ -218,6 +237,9 @@ func (r *buildRun) copy(ctx context.Context, st *stageState, c *Command, p *copy
 		return err
 	}
 	defer staged.Abort()
+	if err := clampTimes(staged.Dir, st.epoch); err != nil {
+		return err
+	}
 	l, err := r.b.images.CommitLayer(ctx, staged, "", st.top())
 	if err != nil {
 		return err
@@ -262,8 +284,30 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 		chmod = &fm
 	}
 	w := &treeWriter{rootFd: rootFd, own: own, chmod: chmod}
+	defer w.close()
 	if p.fromKey != "" {
 		return r.copyFrom(ctx, w, p)
+	}
+	for _, u := range p.urls {
+		dst := p.dest
+		if p.destDir || w.isDir(p.dest) {
+			dst = path.Join(p.dest, u.name)
+		}
+		f, err := os.Open(u.path)
+		if err != nil {
+			return err
+		}
+		err = w.writeFile(dst, f, 0o600, nil)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if !u.mtime.IsZero() {
+			if pfd, name, err := w.parentOf(dst); err == nil {
+				ts := []unix.Timespec{unix.NsecToTimespec(u.mtime.UnixNano()), unix.NsecToTimespec(u.mtime.UnixNano())}
+				_ = unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+			}
+		}
 	}
 	for _, hd := range p.heredocs {
 		dst := p.dest
@@ -278,9 +322,12 @@ func (r *buildRun) copyInto(ctx context.Context, target string, c *Command, p *c
 }
 
 func (r *buildRun) copySources(ctx context.Context, w *treeWriter, src *buildContext, sources []copySource, p *copyPlan, add bool) error {
+	// A file copied onto a directory of the image goes into it, as Docker
+	// does even without a trailing slash.
+	destDir := p.destDir || w.isDir(p.dest)
 	for _, s := range sources {
 		base := p.dest
-		if !s.isDir && p.destDir {
+		if !s.isDir && destDir {
 			base = path.Join(p.dest, path.Base(s.rel))
 		}
 		if s.isDir {
@@ -377,12 +424,37 @@ func (r *buildRun) copyFrom(ctx context.Context, w *treeWriter, p *copyPlan) err
 // with RESOLVE_IN_ROOT, so a symlink in the image cannot lead outside.
 type treeWriter struct {
 	rootFd    int
+	dirs      map[string]int // open directories by path
 	own       owner
 	chmod     *fs.FileMode
 	keepOwner bool
 }
 
+// openDir opens a directory of the root, once per copy: the descriptors
+// are kept until close, callers do not close them.
 func (w *treeWriter) openDir(p string) (int, error) {
+	if fd, ok := w.dirs[p]; ok {
+		return fd, nil
+	}
+	fd, err := w.openDirUncached(p)
+	if err != nil {
+		return -1, err
+	}
+	if w.dirs == nil {
+		w.dirs = map[string]int{}
+	}
+	w.dirs[p] = fd
+	return fd, nil
+}
+
+func (w *treeWriter) close() {
+	for _, fd := range w.dirs {
+		unix.Close(fd)
+	}
+	w.dirs = nil
+}
+
+func (w *treeWriter) openDirUncached(p string) (int, error) {
 	rel := strings.TrimPrefix(p, "/")
 	if rel == "" {
 		rel = "."
@@ -393,12 +465,16 @@ func (w *treeWriter) openDir(p string) (int, error) {
 	})
 }
 
+func (w *treeWriter) isDir(p string) bool {
+	_, err := w.openDir(cleanPath(p))
+	return err == nil
+}
+
 // mkdirAll makes the directory p and its missing parents; owned makes the
 // new ones belong to --chown's owner.
 func (w *treeWriter) mkdirAll(p string, owned bool) error {
 	p = cleanPath(p)
-	if fd, err := w.openDir(p); err == nil {
-		unix.Close(fd)
+	if _, err := w.openDir(p); err == nil {
 		return nil
 	}
 	parent := path.Dir(p)
@@ -411,7 +487,6 @@ func (w *treeWriter) mkdirAll(p string, owned bool) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
 	name := path.Base(p)
 	if err := unix.Mkdirat(pfd, name, 0o755); err != nil && err != unix.EEXIST {
 		return fmt.Errorf("mkdir %s: %w", p, err)
@@ -458,7 +533,6 @@ func (w *treeWriter) copyEntry(src *buildContext, srcPath, dst string, f ctxFile
 		if err != nil {
 			return err
 		}
-		defer unix.Close(pfd)
 		perm := uint32(mode.Perm()) | unixSpecial(mode)
 		if w.chmod != nil {
 			perm = uint32(*w.chmod)
@@ -476,7 +550,6 @@ func (w *treeWriter) copyEntry(src *buildContext, srcPath, dst string, f ctxFile
 		if err != nil {
 			return err
 		}
-		defer unix.Close(pfd)
 		_ = unix.Unlinkat(pfd, name, 0)
 		if err := unix.Symlinkat(f.link, pfd, name); err != nil {
 			return fmt.Errorf("symlink %s: %w", dst, err)
@@ -515,7 +588,6 @@ func (w *treeWriter) writeFile(dst string, r io.Reader, mode fs.FileMode, f *ctx
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
 	var st unix.Stat_t
 	if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -572,11 +644,10 @@ func (w *treeWriter) maybeExtract(ctx context.Context, src *buildContext, srcPat
 	if err := w.mkdirAll(dest, true); err != nil {
 		return false, err
 	}
-	dfd, err := w.openDir(dest)
+	dfd, err := w.openDir(cleanPath(dest))
 	if err != nil {
 		return false, err
 	}
-	defer unix.Close(dfd)
 	// The destination by its descriptor: the extraction stays inside it.
 	dir := fmt.Sprintf("/proc/self/fd/%d", dfd)
 	if _, err := archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts, NoDevices: true}); err != nil {
@@ -640,3 +711,55 @@ func lookupID(rootFd int, file, name string, field int) (int, error) {
 }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+// download fetches an ADD URL into the builder's work directory, checked
+// against --checksum when given; the file is removed with the build.
+func (r *buildRun) download(ctx context.Context, rawURL, checksum string) (urlFile, string, error) {
+	if checksum != "" {
+		if _, err := digest.Parse(checksum); err != nil {
+			return urlFile{}, "", errdefs.Invalid("invalid checksum %q: %v", checksum, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %v", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %v", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return urlFile{}, "", errdefs.Invalid("ADD %s: %s", rawURL, resp.Status)
+	}
+	tmp, err := os.CreateTemp(r.b.tmpDir, "dl-")
+	if err != nil {
+		return urlFile{}, "", err
+	}
+	r.mu.Lock()
+	r.cleanup = append(r.cleanup, tmp.Name())
+	r.mu.Unlock()
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(tmp, h), resp.Body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return urlFile{}, "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	got := digest.NewDigest(digest.SHA256, h)
+	if checksum != "" && digest.Digest(checksum) != got {
+		if d := digest.Digest(checksum); d.Algorithm() != digest.SHA256 || d != got {
+			return urlFile{}, "", errdefs.Invalid("ADD %s: checksum mismatch: expected %s, got %s", rawURL, checksum, got)
+		}
+	}
+	name := "__unnamed__"
+	if u, err := neturl.Parse(rawURL); err == nil && u.Path != "" && !strings.HasSuffix(u.Path, "/") {
+		name = path.Base(u.Path)
+	}
+	f := urlFile{name: name, path: tmp.Name()}
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		f.mtime = lm
+	}
+	return f, got.String(), nil
+}

@@ -19,6 +19,13 @@ func (r *buildRun) meta(st *stageState, c *Command) error {
 	if err := applyMeta(r.df, &st.img.Config, c, expand); err != nil {
 		return err
 	}
+	if c.Name == "maintainer" {
+		author, err := expand(nodeWords(c.Node)[0])
+		if err != nil {
+			return err
+		}
+		st.img.Author = author
+	}
 	st.history(c.Original, true)
 	return nil
 }

@@ -55,7 +55,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 	}
 	env := st.env()
 	for k, v := range r.o.BuildArgs {
-		if predefinedArgs[k] && v != nil {
+		if predefinedArgs[k] && v != nil && k != "SOURCE_DATE_EPOCH" {
 			env = mergeEnv([]string{k + "=" + *v}, env)
 		}
 	}
@@ -96,6 +96,9 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		return &StepError{Msg: msg, Code: code}
 	}
 	defer upper.Abort()
+	if err := clampTimes(upper.Dir, st.epoch); err != nil {
+		return err
+	}
 	l, err := r.b.images.CommitLayer(ctx, upper, "", st.top())
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
@@ -25,8 +26,9 @@ type stageState struct {
 	args   *argScope
 	meta   *argScope
 	index  int
-	out    io.Writer // this stage's progress
-	stepNo int       // the number of its next step
+	out    io.Writer  // this stage's progress
+	stepNo int        // the number of its next step
+	epoch  *time.Time // SOURCE_DATE_EPOCH: every time in the image
 }
 
 func (st *stageState) chains() []digest.Digest { return chainIDs(st.img.RootFS.DiffIDs) }
@@ -74,7 +76,7 @@ func cloneImage(img dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 
 // runStage builds one stage from its FROM to its last instruction.
 func (r *buildRun) runStage(ctx context.Context, s *Stage, meta *argScope, isTarget bool, out io.Writer, firstStep int) (*stageState, error) {
-	st := &stageState{args: newArgScope(), meta: meta, index: s.Index, out: out, stepNo: firstStep}
+	st := &stageState{args: newArgScope(), meta: meta, index: s.Index, out: out, stepNo: firstStep, epoch: r.epoch}
 	r.printStep(st, s.From)
 	if err := r.from(ctx, s, st); err != nil {
 		return nil, err
@@ -236,6 +238,9 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 		return nil
 	}
 	in := stepInputs{Text: c.Original, Args: st.args.env()}
+	if st.epoch != nil {
+		in.Args = append(in.Args, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", st.epoch.Unix()))
+	}
 	var copySrc *copyPlan
 	if c.Name == "copy" || c.Name == "add" {
 		plan, err := r.planCopy(ctx, st, c)
@@ -311,6 +316,9 @@ func (r *buildRun) declareArgsWithMeta(c *Command, st *stageState, env []string)
 // history appends the step's line to the image's history.
 func (st *stageState) history(createdBy string, empty bool) {
 	t := now()
+	if st.epoch != nil {
+		t = st.epoch
+	}
 	st.img.History = append(st.img.History, ocispec.History{Created: t, CreatedBy: createdBy, EmptyLayer: empty})
 	st.img.Created = t
 }

@@ -133,6 +133,10 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 		query.Set("platform", o.platform)
 	}
 	query.Set("rm", "1")
+	// As docker's: SOURCE_DATE_EPOCH from the environment is a build arg.
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && !hasBuildArg(o.buildArgs, "SOURCE_DATE_EPOCH") {
+		o.buildArgs = append(o.buildArgs, "SOURCE_DATE_EPOCH="+v)
+	}
 	if len(o.buildArgs) > 0 {
 		args := map[string]*string{}
 		for _, a := range o.buildArgs {
@@ -349,4 +353,13 @@ func localContextBody(cmd *cobra.Command, dir, file string) (io.ReadCloser, stri
 		return nil, "", fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", filepath.Join(dir, "Dockerfile"))
 	}
 	return empty, "", nil
+}
+
+func hasBuildArg(args []string, name string) bool {
+	for _, a := range args {
+		if k, _, _ := strings.Cut(a, "="); k == name {
+			return true
+		}
+	}
+	return false
 }

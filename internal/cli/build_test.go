@@ -1,7 +1,11 @@
 package cli_test
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,6 +205,7 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 			setup: func(dir string) { os.Symlink(outside, filepath.Join(dir, "link")) }},
 		{name: "failing RUN", dockerfile: "FROM busybox\nRUN echo last words; false\n", want: "The command '/bin/sh -c echo last words; false' returned a non-zero code: 1"},
 		{name: "unknown target", dockerfile: "FROM busybox AS a\n", args: []string{"--target", "nope"}, want: "failed to reach build target nope in Dockerfile"},
+		{name: "bad tag", dockerfile: "FROM busybox\nRUN touch /x\n", args: []string{"-t", "Bad:Tag"}, want: "invalid tag"},
 		{name: "unsupported frontend", dockerfile: "# syntax=example.com/frontend\nFROM busybox\n", want: "unsupported frontend"},
 	}
 	for _, c := range cases {
@@ -256,6 +261,11 @@ CMD ["/bin/sh", "-c", "read x < /out.txt; echo $x"]
 	if res := imgRunIn(t, g, strings.NewReader(string(tarOut)), "build", "-q", "-t", "fromtar", "-"); res.Code != 0 {
 		t.Errorf("build -: %s", res.Stderr)
 	}
+	if res := imgRunIn(t, g, strings.NewReader("FROM busybox\nRUN echo solo > /solo\n"), "build", "-q", "-t", "solo", "-"); res.Code != 0 {
+		t.Errorf("build - < Dockerfile: %s", res.Stderr)
+	} else if got := strings.TrimSpace(g.MustGantry("run", "--rm", "solo", "cat", "/solo")); got != "solo" {
+		t.Errorf("build - < Dockerfile made %q", got)
+	}
 	tarCmd := g.GantryCommand("build", "-t", "multi", ctx)
 	tarCmd.Env = append(tarCmd.Env, "GANTRY_BUILD_CONTEXT=tar")
 	if out, err := tarCmd.CombinedOutput(); err != nil || strings.Count(string(out), "CACHED") < 3 {
@@ -280,6 +290,8 @@ copied heredoc
 EOT
 ADD files.tar /unpacked/
 COPY --chown=nobody:nogroup owned /owned
+COPY owned /etc
+MAINTAINER someone
 ONBUILD RUN echo triggered > /trig
 ARG N=1
 RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N >> /cache/runs && cat /cache/runs | wc -l > /runs && touch /scratch/x
@@ -291,8 +303,8 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 		t.Fatalf("tar: %v %s", err, tarOut)
 	}
 	g.MustGantry("build", "-t", "feat", dir)
-	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned; echo; stat -c %U:%G /owned")
-	for _, want := range []string{"from heredoc", "copied heredoc", "o\n", "nobody:nogroup"} {
+	out := g.MustGantry("run", "--rm", "feat", "sh", "-c", "cat /h1 /etc/h2 /unpacked/owned /etc/owned; echo; stat -c %U:%G /owned")
+	for _, want := range []string{"from heredoc", "copied heredoc", "oo\n", "nobody:nogroup"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
@@ -303,6 +315,24 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 	}
 	if got := g.MustGantry("run", "--rm", "feat", "ls", "/cache", "/scratch"); strings.Contains(got, "runs") || strings.Contains(got, "x") {
 		t.Errorf("mounts' contents in the image: %q", got)
+	}
+	if got := strings.TrimSpace(g.MustGantry("image", "inspect", "feat", "--format", "{{.Author}}")); got != "someone" {
+		t.Errorf("MAINTAINER: %q", got)
+	}
+	// SOURCE_DATE_EPOCH: the same inputs give the same image, whatever
+	// the files' times and the clock say.
+	repro := func() string {
+		d := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nWORKDIR /w\nCOPY f .\nRUN echo made > /w/made\nCMD [\"cat\", \"/w/made\"]\n", "f": "content"})
+		cmd := g.GantryCommand("build", "-q", "--no-cache", d)
+		cmd.Env = append(cmd.Env, "SOURCE_DATE_EPOCH=1700000000")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("reproducible build: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if a, b := repro(), repro(); a != b {
+		t.Errorf("SOURCE_DATE_EPOCH builds differ: %s and %s", a, b)
 	}
 	child := bldContext(t, map[string]string{"Dockerfile": "FROM feat\nCMD [\"cat\", \"/trig\"]\n"})
 	g.MustGantry("build", "-t", "child", child)
@@ -318,7 +348,14 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 func TestBuildParallelStages(t *testing.T) {
 	g := fixture.NewDaemon(t)
 	g.Busybox()
-	port := fmt.Sprint(20000 + os.Getpid()%20000)
+	// A port free now (the kernel's choice), so no other test's service
+	// answers the talker.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
 	dir := bldContext(t, map[string]string{"Dockerfile": `FROM busybox AS listener
 RUN timeout 20 nc -l -p ` + port + ` > /got && test -s /got
 FROM busybox AS talker
@@ -335,6 +372,32 @@ CMD ["cat", "/got"]
 	// The output stays in the Dockerfile's order.
 	if i, j := strings.Index(out, "Step 2/8 : RUN timeout"), strings.Index(out, "Step 3/8 : FROM busybox AS talker"); i < 0 || j < i {
 		t.Errorf("output out of order:\n%s", out)
+	}
+	bldCheckClean(t, g)
+}
+
+// ADD of a URL downloads it (a loopback server here), checked against
+// --checksum; a changed download misses the cache.
+func TestBuildAddURL(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	body := "remote content v1"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+	defer srv.Close()
+	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(body)))
+	dir := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + srv.URL + "/files/remote.txt /dl/\nADD --checksum=" + sum + " " + srv.URL + "/x /checked\n"})
+	g.MustGantry("build", "-t", "url", dir)
+	if got := g.MustGantry("run", "--rm", "url", "cat", "/dl/remote.txt", "/checked"); got != body+body {
+		t.Errorf("downloaded: %q", got)
+	}
+	body = "remote content v2"
+	res := g.Gantry("build", "-t", "url", dir)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "checksum mismatch") {
+		t.Errorf("a download not matching --checksum: %d %s", res.Code, res.Stderr)
+	}
+	bad := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY " + srv.URL + "/x /x\n"})
+	if res := g.Gantry("build", bad); res.Code == 0 || !strings.Contains(res.Stderr, "source can't be a URL for COPY") {
+		t.Errorf("COPY of a URL: %d %s", res.Code, res.Stderr)
 	}
 	bldCheckClean(t, g)
 }

@@ -109,8 +109,9 @@ func (s *Service) CompressLayer(ctx context.Context, chainID digest.Digest) erro
 // CreateImage stores an image config whose layers are all recorded already
 // (a commit's or a build's), as the new image, and points names at it
 // ("" tags are skipped). parent is the local parent image, "" for none.
-// The ID is the digest of the config as given.
-func (s *Service) CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string) (digest.Digest, error) {
+// The ID is the digest of the config as given. also, when given, runs in
+// the same transaction (a build's cache records).
+func (s *Service) CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImage, parent digest.Digest, names []string, also ...func(*store.Tx) error) (digest.Digest, error) {
 	refs := make([]registry.Reference, 0, len(names))
 	for _, n := range names {
 		if n == "" {
@@ -132,7 +133,7 @@ func (s *Service) CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImag
 	// A rebuild that changed nothing makes the same config: when the image
 	// and its names are there already, nothing is written.
 	id := digest.FromBytes(data)
-	same := s.db.View(ctx, func(tx *store.Tx) error {
+	same := len(also) == 0 && s.db.View(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Image(id); err != nil {
 			return err
 		}
@@ -154,7 +155,7 @@ func (s *Service) CreateImage(ctx context.Context, cfg *dockerspec.DockerOCIImag
 	}
 	defer unlock()
 	// Every layer is recorded: storeImage reads their sizes from the store.
-	return s.storeImage(ctx, data, make([]int64, len(cfg.RootFS.DiffIDs)), refs, parent)
+	return s.storeImage(ctx, data, make([]int64, len(cfg.RootFS.DiffIDs)), refs, parent, also...)
 }
 
 // LayerRecorded tells whether the layer chainID is both recorded and

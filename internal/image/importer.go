@@ -113,7 +113,9 @@ func importComment(msg string) string {
 // storeImage writes an image's config blob as given and records its layers
 // (already unpacked, with their sizes), the image and its names in one
 // transaction. An image already recorded keeps its repository digests.
-func (s *Service) storeImage(ctx context.Context, cfgData []byte, sizes []int64, names []registry.Reference, parent digest.Digest) (digest.Digest, error) {
+// The also functions run last in the same transaction (a build records its
+// cache there).
+func (s *Service) storeImage(ctx context.Context, cfgData []byte, sizes []int64, names []registry.Reference, parent digest.Digest, also ...func(*store.Tx) error) (digest.Digest, error) {
 	var cfg dockerspec.DockerOCIImage
 	if err := json.Unmarshal(cfgData, &cfg); err != nil {
 		return "", errdefs.Invalid("image config: %v", err)
@@ -154,6 +156,11 @@ func (s *Service) storeImage(ctx context.Context, cfgData []byte, sizes []int64,
 		}
 		for _, ref := range names {
 			if err := tx.SetName(ref.String(), id); err != nil {
+				return err
+			}
+		}
+		for _, fn := range also {
+			if err := fn(tx); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,7 +102,19 @@ func (b Build) build(ctx context.Context, w http.ResponseWriter, r *http.Request
 		}
 		defer os.RemoveAll(dir)
 		out.start()
-		dr, _, err := archive.Decompress(r.Body)
+		body := bufio.NewReaderSize(r.Body, 64<<10)
+		if head, _ := body.Peek(512); !looksLikeArchive(head) {
+			// Not a tar: the body is the Dockerfile, and the context is
+			// empty (`build - < Dockerfile`), as Docker takes it.
+			data, err := io.ReadAll(io.LimitReader(body, 32<<20))
+			if err != nil {
+				return err
+			}
+			o.DockerfileData = data
+			o.ContextDir = dir
+			return b.run(ctx, out, o)
+		}
+		dr, _, err := archive.Decompress(body)
 		if err == nil {
 			_, err = archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.ApplyWhiteouts, NoDevices: true})
 			dr.Close()
@@ -112,6 +125,11 @@ func (b Build) build(ctx context.Context, w http.ResponseWriter, r *http.Request
 		}
 		o.ContextDir = dir
 	}
+	return b.run(ctx, out, o)
+}
+
+// run runs a build and streams its progress and result.
+func (b Build) run(ctx context.Context, out *progressStream, o build.Options) error {
 	sw := &streamWriter{s: out}
 	o.Out = sw
 	res, err := b.B.Build(ctx, o)
@@ -180,4 +198,18 @@ func (sw *streamWriter) flush() {
 		sw.s.send(jsonMessage{Stream: string(sw.buf)})
 		sw.buf = nil
 	}
+}
+
+// looksLikeArchive tells a tar (plain, gzip, bzip2, xz or zstd) from a
+// bare Dockerfile.
+func looksLikeArchive(h []byte) bool {
+	switch {
+	case len(h) >= 2 && h[0] == 0x1f && h[1] == 0x8b,
+		len(h) >= 3 && string(h[:3]) == "BZh",
+		len(h) >= 6 && string(h[:6]) == "\xfd7zXZ\x00",
+		len(h) >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd,
+		len(h) >= 262 && string(h[257:262]) == "ustar":
+		return true
+	}
+	return len(h) == 0
 }
