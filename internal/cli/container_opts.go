@@ -351,7 +351,7 @@ func (o *containerOptions) parse(flags *pflag.FlagSet) (*containerConfig, error)
 	// The docker CLI leaves this to the daemon; checking here fails
 	// before any request, with the daemon's words.
 	if err := container.ValidateRestartPolicy(restart); err != nil && restart.Name != "on-unhealthy" {
-		return nil, err
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "or 'unless-stopped'", "'unless-stopped', or 'on-unhealthy'"))
 	}
 	logOpts := flagvalue.ConvertKVStringsToMap(o.loggingOpts.GetSlice())
 	if o.loggingDriver == "none" && o.loggingOpts.Len() > 0 {

@@ -59,6 +59,7 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		}
 	}
 	if err != nil {
+		go reapStraysSoon()
 		for _, f := range []*os.File{outR, errR, stdinW} {
 			if f != nil {
 				f.Close()
