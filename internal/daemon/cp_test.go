@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,6 +254,15 @@ func TestCpSymlinkEscapes(t *testing.T) {
 		for _, p := range []string{"/rootlink" + hostDir + "/", "/up" + hostDir + "/", "/hostpath", "/hostpath/", "/climb/"} {
 			d.Gantry("cp", file, name+":"+p)
 			checkHostUntouched(t, hostDir)
+			// The real docker CLI decides differently where to send
+			// the tar; the daemon contains it all the same.
+			d.Docker("cp", file, name+":"+p)
+			checkHostUntouched(t, hostDir)
+		}
+		for _, p := range []string{"/rootlink" + hostDir + "/secret", "/up" + hostDir + "/secret", "/hostpath/secret"} {
+			if res := d.Docker("cp", name+":"+p, "-"); strings.Contains(res.Stdout, secret) {
+				t.Errorf("%s: docker cp %s read the host's file", name, p)
+			}
 		}
 		// A tar whose entries climb out, or go through a symlink they made.
 		climbing, throughLink := craftedTars(t, hostDir)
@@ -455,5 +465,27 @@ func TestCpSeesTheContainersMounts(t *testing.T) {
 	}
 	if !names["proc/"] || !names["sys/"] || names["proc/self/"] || names["proc/1/"] || !names["data/from-host"] || !names["bin/sh"] {
 		t.Errorf("cp of /: proc/ %v sys/ %v proc/1/ %v data/from-host %v bin/sh %v", names["proc/"], names["sys/"], names["proc/1/"], names["data/from-host"], names["bin/sh"])
+	}
+}
+
+// A daemon that died while a stopped container's root was mounted for a
+// copy finds the mount at its next start and removes it.
+func TestCpMountClearedAfterCrash(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustGantry("create", "--name", "left", "busybox", "true")
+	d.Stop()
+	left := filepath.Join(d.ExecRoot, "mnt", "left-1")
+	must(t, os.MkdirAll(left, 0o700))
+	must(t, syscall.Mount("tmpfs", left, "tmpfs", 0, ""))
+	d.Start()
+	for _, m := range d.Mounts() {
+		if strings.HasPrefix(m, filepath.Join(d.ExecRoot, "mnt")) {
+			syscall.Unmount(m, syscall.MNT_DETACH)
+			t.Errorf("the mount %s is still there after a restart", m)
+		}
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Errorf("%s is still there", left)
 	}
 }

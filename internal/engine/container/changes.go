@@ -150,6 +150,10 @@ func (c *changeWalk) entry(full, p string, st *unix.Stat_t) error {
 			kind = container.ChangeModify
 		} else if runtimePaths[p] && (isDir || st.Size == 0) {
 			return nil
+		} else if isDir && holdsRuntimePath(p) {
+			// New only to hold the runtime's mount points (an image
+			// without /etc): left out when nothing else is in it.
+			c.markQuiet(p)
 		}
 	}
 	if isDir {
@@ -163,6 +167,15 @@ func (c *changeWalk) entry(full, p string, st *unix.Stat_t) error {
 	}
 	c.changes = append(c.changes, container.FilesystemChange{Path: p, Kind: kind})
 	return nil
+}
+
+func holdsRuntimePath(dir string) bool {
+	for p := range runtimePaths {
+		if strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *changeWalk) markQuiet(p string) {
