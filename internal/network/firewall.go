@@ -41,6 +41,7 @@ const (
 	chainForward     = "forward"
 	chainPorts       = "ports"
 	chainIsolation   = "isolation"
+	chainRaw         = "raw-prerouting"
 )
 
 // TableName is the nftables table of a bridge's rules.
@@ -79,6 +80,8 @@ func (f *firewall) rebuild(ports []activePort) error {
 	post := nat(chainPostrouting, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
 	fwd := c.AddChain(&nftables.Chain{Name: chainForward, Table: f.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	raw := c.AddChain(&nftables.Chain{Name: chainRaw, Table: f.table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw, Policy: &accept})
 	c.AddChain(f.chain(chainPorts))
 	c.AddChain(f.chain(chainIsolation))
 	f.addIsolation(c)
@@ -86,6 +89,12 @@ func (f *firewall) rebuild(ports []activePort) error {
 	add := func(ch *nftables.Chain, es ...[]expr.Any) {
 		c.AddRule(&nftables.Rule{Table: f.table, Chain: ch, Exprs: join(es...)})
 	}
+	// route_localnet on the bridge (below) would let a container with
+	// CAP_NET_RAW craft packets to the host's 127.0.0.1 services
+	// (CVE-2020-8558): whatever comes in from the bridge addressed to a
+	// loopback address is dropped before NAT, where the replies to the
+	// host's own connections still carry the bridge's address.
+	add(raw, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, f.bridge), daddr(netip.MustParsePrefix("127.0.0.0/8")), []expr.Any{verdict(expr.VerdictDrop)})
 	// Published ports: traffic to one of this host's addresses.
 	add(pre, localAddr(false), []expr.Any{jump(chainPorts)})
 	add(out, localAddr(false), []expr.Any{jump(chainPorts)})
