@@ -36,6 +36,7 @@ type Images interface {
 	LayerRecorded(ctx context.Context, chainID digest.Digest) bool
 	Metadata(ctx context.Context, write bool, fn func(*store.Tx) error) error
 	RemoveUnusedLayers(ctx context.Context, layers []digest.Digest) (int64, error)
+	HoldMetadata() (release func(), err error)
 }
 
 // Runner runs a RUN step's command in a throw-away container (the
@@ -181,6 +182,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 		t := time.Unix(sec, 0).UTC()
 		run.epoch = &t
 	}
+	run.holdMeta()
+	defer run.unholdMeta()
 	defer func() {
 		for _, f := range run.cleanup {
 			_ = os.Remove(f)
@@ -226,6 +229,34 @@ type buildRun struct {
 	pullMu  sync.Mutex      // one base image pull at a time
 	cleanup []string        // files to remove when the build ends
 	epoch   *time.Time      // SOURCE_DATE_EPOCH, for reproducible images
+
+	holdMu  sync.Mutex // the metadata store held open between RUNs
+	holds   int
+	release func()
+}
+
+// holdMeta keeps the metadata store open while the build looks up its
+// cache (a few transactions a step); unholdMeta lets it go, around RUNs,
+// which may take long.
+func (r *buildRun) holdMeta() {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	if r.holds == 0 {
+		if rel, err := r.b.images.HoldMetadata(); err == nil {
+			r.release = rel
+		}
+	}
+	r.holds++
+}
+
+func (r *buildRun) unholdMeta() {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	r.holds--
+	if r.holds == 0 && r.release != nil {
+		r.release()
+		r.release = nil
+	}
 }
 
 // build works out which stages the target needs and builds them in order.

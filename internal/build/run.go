@@ -73,6 +73,8 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		cfg.WorkingDir = "/"
 	}
 	chains := st.chains()
+	r.unholdMeta()
+	defer r.holdMeta()
 	code, upper, err := r.b.runner.RunStep(ctx, StepRun{
 		ImageID:     st.key,
 		Layers:      chains,

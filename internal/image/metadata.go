@@ -16,8 +16,9 @@ type metadata struct {
 	path string
 	hold bool
 
-	mu sync.Mutex
-	db *store.DB
+	mu      sync.Mutex
+	db      *store.DB
+	holders int // Hold calls not yet released (metadata_hold.go)
 }
 
 // lockWait bounds how long a transaction waits for another process's.
