@@ -17,6 +17,12 @@ have_cmd ps || need+=(procps)
 have_cmd docker-registry || need+=(docker-registry)
 have_cmd skopeo || need+=(skopeo)
 have_cmd curl || need+=(curl)
+# networking tests and the demo look at links and rules with these
+have_cmd nft || need+=(nftables)
+have_cmd ip || need+=(iproute2)
+# Compose and the Docker SDK for Python, run against gantry as tests
+have_cmd docker-compose || need+=(docker-compose)
+python3 -c 'import docker' 2>/dev/null || need+=(python3-docker)
 if [ ${#need[@]} -gt 0 ]; then
   # de-duplicate
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
