@@ -20,9 +20,12 @@ type NetworkService interface {
 	Prune(ctx context.Context, inUse func(name string) bool) []string
 }
 
-// NetworkUsers tells whether a container names a network.
+// NetworkUsers are the containers as networks see them: which name a
+// network, and connecting one to a network or taking it off.
 type NetworkUsers interface {
 	UsesNetwork(name string) bool
+	ConnectNetwork(ctx context.Context, container, network string, es *network.EndpointSettings) error
+	DisconnectNetwork(ctx context.Context, container, network string, force bool) error
 }
 
 // Networks is /networks.
@@ -40,7 +43,7 @@ func (n Networks) Routes() []Route {
 		{"GET", "/networks/{id}", n.inspect},
 		{"DELETE", "/networks/{id}", n.remove},
 		{"POST", "/networks/{id}/connect", n.connect},
-		{"POST", "/networks/{id}/disconnect", n.connect},
+		{"POST", "/networks/{id}/disconnect", n.disconnect},
 	}
 }
 
@@ -118,11 +121,33 @@ func (n Networks) prune(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	return WriteJSON(w, http.StatusOK, network.PruneReport{NetworksDeleted: deleted})
 }
 
-// connect answers connect and disconnect: a gantry container has exactly
-// the one network it was created with.
 func (n Networks) connect(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
-	if _, err := n.R.Inspect(vars["id"]); err != nil {
+	var req network.ConnectRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return errdefs.Invalid("invalid JSON in the request body: %v", err)
+	}
+	if req.Container == "" {
+		return errdefs.Invalid("no container specified")
+	}
+	return okEmpty(w, n.Containers.ConnectNetwork(ctx, req.Container, vars["id"], req.EndpointConfig))
+}
+
+func (n Networks) disconnect(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	var req network.DisconnectRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return errdefs.Invalid("invalid JSON in the request body: %v", err)
+	}
+	if req.Container == "" {
+		return errdefs.Invalid("no container specified")
+	}
+	return okEmpty(w, n.Containers.DisconnectNetwork(ctx, req.Container, vars["id"], req.Force))
+}
+
+// okEmpty answers 200 with no body, as dockerd's connect and disconnect.
+func okEmpty(w http.ResponseWriter, err error) error {
+	if err != nil {
 		return err
 	}
-	return errdefs.Invalid("connecting a container to a second network, or disconnecting it, is not supported yet: gantry's containers keep the network they were created with (--network)")
+	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -46,6 +46,9 @@ type Record struct {
 	// IP and Aliases are --ip and --alias, for a user network.
 	IP      netip.Addr `json:"ip,omitzero"`
 	Aliases []string   `json:"aliases,omitempty"`
+	// NetworkDisconnected is set by `network disconnect` of a container
+	// that is not running; it runs with loopback only until a connect.
+	NetworkDisconnected bool `json:"networkDisconnected,omitempty"`
 }
 
 // State is a container's place in Docker's state machine.

@@ -1,0 +1,42 @@
+package daemon_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gantry-dev/gantry/internal/fixture"
+)
+
+// A container that is not running moves between networks as Compose
+// moves it (disconnect, connect with aliases); a running one keeps its
+// network, and a second one is refused in one line.
+func TestNetworkConnectBeforeStart(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustDocker("network", "create", "neta")
+	d.MustDocker("network", "create", "netb")
+	d.MustDocker("create", "--name", "mover", "--network", "neta", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	d.MustDocker("network", "disconnect", "neta", "mover")
+	if res := d.Docker("network", "disconnect", "neta", "mover"); res.Code == 0 || !strings.Contains(res.Stderr, "is not connected to network neta") {
+		t.Errorf("a second disconnect: %d %q", res.Code, res.Stderr)
+	}
+	d.MustDocker("network", "connect", "--alias", "moved", "netb", "mover")
+	d.MustDocker("start", "mover")
+	nets := d.MustDocker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "mover")
+	if strings.TrimSpace(nets) != "netb" {
+		t.Errorf("networks after the move: %q", nets)
+	}
+	// The alias given at connect resolves on the new network.
+	res := d.Docker("run", "--rm", "--network", "netb", "busybox", "sh", "-c", `printf 'GET /hostname HTTP/1.0\r\n\r\n' | timeout 5 nc moved 80`)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "200 OK") {
+		t.Errorf("the alias from connect: %d %q %q", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, args := range [][]string{{"network", "connect", "neta", "mover"}, {"network", "disconnect", "netb", "mover"}} {
+		if res := d.Docker(args...); res.Code == 0 || !strings.Contains(res.Stderr, "not supported yet") || strings.Count(strings.TrimSpace(res.Stderr), "\n") > 0 {
+			t.Errorf("%v on a running container: %d %q", args, res.Code, res.Stderr)
+		}
+	}
+	if res := d.Docker("network", "connect", "nosuch", "mover"); res.Code == 0 || !strings.Contains(res.Stderr, "not found") {
+		t.Errorf("connect to a missing network: %d %q", res.Code, res.Stderr)
+	}
+}

@@ -1,0 +1,99 @@
+package container
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/gantry-dev/gantry/internal/errdefs"
+)
+
+// A gantry container has one network. Before it runs it may be moved:
+// disconnected from its network and connected to one (with aliases and an
+// address there), which is what Compose does between create and start to
+// give a service its names. A running container keeps the network it
+// started with; connecting it to a second one is refused in one line.
+
+// ConnectNetwork is POST /networks/{id}/connect for one container.
+func (s *Service) ConnectNetwork(ctx context.Context, ref, networkRef string, es *network.EndpointSettings) error {
+	name, err := s.networkName(networkRef)
+	if err != nil {
+		return err
+	}
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec := &e.rec
+	current := string(rec.HostConfig.NetworkMode)
+	same := current == name || (name == "bridge" && (current == "" || current == "default"))
+	switch {
+	case current == "host" || name == "host":
+		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
+	case rec.State.Running() && same:
+		return errdefs.Forbidden("endpoint with name %s already exists in network %s", rec.Name, name)
+	case rec.State.Running():
+		return errdefs.Invalid("connecting a running container to a second network is not supported yet: gantry's containers have one network; create it with --network %s", name)
+	case !same && !rec.NetworkDisconnected && current != "none":
+		return errdefs.Invalid("container %s is connected to %s: gantry's containers have one network; disconnect it first (network disconnect %s %s)", rec.Name, current, current, rec.Name)
+	}
+	hc := *rec.HostConfig
+	hc.NetworkMode = container.NetworkMode(name)
+	mac, ip, aliases, err := endpointOptions(&hc, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: es}})
+	if err != nil {
+		return err
+	}
+	rec.HostConfig.NetworkMode = hc.NetworkMode
+	rec.NetworkDisconnected = false
+	rec.IP, rec.Aliases = ip, aliases
+	if mac != "" {
+		rec.MacAddress = mac
+	}
+	return s.persist(e)
+}
+
+// DisconnectNetwork is POST /networks/{id}/disconnect for one container.
+func (s *Service) DisconnectNetwork(ctx context.Context, ref, networkRef string, force bool) error {
+	name, err := s.networkName(networkRef)
+	if err != nil {
+		return err
+	}
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec := &e.rec
+	current := string(rec.HostConfig.NetworkMode)
+	same := current == name || (name == "bridge" && (current == "" || current == "default"))
+	switch {
+	case current == "host" || name == "host":
+		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
+	case !same || rec.NetworkDisconnected:
+		return errdefs.Forbidden("container %s is not connected to network %s", rec.ID, name)
+	case rec.State.Running():
+		return errdefs.Invalid("disconnecting a running container from its network is not supported yet: gantry's containers keep the network they started with")
+	}
+	// Started like this, it has loopback only, as Docker's container
+	// without networks.
+	rec.HostConfig.NetworkMode = "none"
+	rec.NetworkDisconnected = true
+	rec.IP, rec.Aliases = netip.Addr{}, nil
+	return s.persist(e)
+}
+
+// networkName is a network's name from its name or ID.
+func (s *Service) networkName(ref string) (string, error) {
+	if s.cfg.Network == nil {
+		if ref == "bridge" || ref == "host" || ref == "none" {
+			return ref, nil
+		}
+		return "", errdefs.NotFound("network %s not found", ref)
+	}
+	return s.cfg.Network.Known(ref)
+}
