@@ -24,7 +24,7 @@ type CreateRequest struct {
 	HostConfig *container.HostConfig
 	// Base, when set, is the root filesystem and config to use in place of
 	// Config.Image: a build step's state, which is no image (buildstep.go).
-	Base *BaseImage
+	Base       *BaseImage
 	Networking *network.NetworkingConfig
 }
 
