@@ -66,8 +66,9 @@ func TestBadInput(t *testing.T) {
 		}
 		d.MustDocker("rm", id)
 	}
-	if n := len(d.Mounts()); n != 1 {
-		t.Errorf("%d mounts, want only the running container's: %v", n, d.Mounts())
+	// The running container's root filesystem and network namespace.
+	if n := len(d.Mounts()); n != 2 {
+		t.Errorf("%d mounts, want only the running container's two: %v", n, d.Mounts())
 	}
 }
 
