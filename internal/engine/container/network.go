@@ -62,16 +62,7 @@ func (s *Service) checkNetwork(cfg *container.Config, hc *container.HostConfig) 
 	if _, err := gnet.ResolvePorts(hc.PortBindings, hc.PublishAllPorts, cfg.ExposedPorts); err != nil {
 		return err
 	}
-	mode := string(hc.NetworkMode)
-	if (len(hc.PortBindings) > 0 || hc.PublishAllPorts) && (mode == "host" || mode == "none") {
-		// Docker ignores them with a warning for host; none has nothing to map to.
-		if mode == "none" {
-			return errdefs.Invalid("conflicting options: port publishing and the container type network mode")
-		}
-	}
-	if !onBridge(hc) && (len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0) && mode == "container" {
-		return errdefs.Invalid("conflicting options: dns and the network mode")
-	}
+	// With host or none, published ports are ignored, as Docker does.
 	if s.cfg.Network == nil && onBridge(hc) && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {
 		return errdefs.Invalid("publishing ports needs the daemon's bridge network, which is not set up")
 	}
