@@ -180,7 +180,7 @@ func TestParseRunFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--memory=lots", "busybox"}, `invalid argument "lots" for "-m, --memory" flag: invalid size: 'lots'`},
-		{[]string{"--restart=sometimes", "busybox"}, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"},
+		{[]string{"--restart=sometimes", "busybox"}, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', 'unless-stopped', or 'on-unhealthy'"},
 		{[]string{"--restart=always:3", "busybox"}, "invalid restart policy: maximum retry count can only be used with 'on-failure'"},
 		{[]string{"-e", "=x", "busybox"}, `invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x`},
 		{[]string{"--pull=sometimes", "busybox"}, `invalid pull option: 'sometimes': must be one of "always", "missing" or "never"`},

@@ -317,7 +317,7 @@ func TestCommandLineErrors(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"run", "--memory=lots", "busybox"}, 125, "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'\n"},
-		{[]string{"run", "--restart=sometimes", "busybox"}, 125, "gantry: invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'\n"},
+		{[]string{"run", "--restart=sometimes", "busybox"}, 125, "gantry: invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', 'unless-stopped', or 'on-unhealthy'\n"},
 		{[]string{"run", "-e", "=x", "busybox"}, 125, "invalid argument \"=x\" for \"-e, --env\" flag: invalid environment variable: =x\n"},
 		{[]string{"run"}, 1, "gantry: 'gantry run' requires at least 1 argument\n"},
 		{[]string{"container", "run"}, 1, "gantry: 'gantry container run' requires at least 1 argument\n"},

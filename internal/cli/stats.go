@@ -257,6 +257,9 @@ func runStats(ctx context.Context, cmd *cobra.Command, api *apiClient, o *statsO
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	relist := time.Now()
+	if _, err := io.WriteString(out, "\033[2J"); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -282,14 +285,15 @@ func runStats(ctx context.Context, cmd *cobra.Command, api *apiClient, o *statsO
 			board.order = kept
 		}
 		board.mu.Unlock()
+		// As the docker CLI: home, each line cleared to its end, the rest
+		// of the screen cleared: no flicker.
 		var buf bytes.Buffer
-		if o.format == "" || o.format == "table" || len(o.format) >= 5 && o.format[:5] == "table" {
-			buf.WriteString("\033[2J\033[H")
-		}
 		if err := board.render(&buf, o); err != nil {
 			return err
 		}
-		if _, err := out.Write(buf.Bytes()); err != nil {
+		frame := append([]byte("\033[H"), bytes.ReplaceAll(buf.Bytes(), []byte("\n"), []byte("\033[K\n"))...)
+		frame = append(frame, "\033[J"...)
+		if _, err := out.Write(frame); err != nil {
 			return err
 		}
 		if len(names) == 0 && time.Since(relist) >= time.Second {

@@ -237,7 +237,38 @@ func applyLimits(spec *specs.Spec, hc *container.HostConfig) error {
 			return err
 		}
 	}
+	for _, rule := range in.DeviceCgroupRules {
+		d, err := parseDeviceCgroupRule(rule)
+		if err != nil {
+			return err
+		}
+		r.Devices = append(r.Devices, d)
+	}
 	return nil
+}
+
+// parseDeviceCgroupRule reads --device-cgroup-rule: "TYPE MAJOR:MINOR
+// ACCESS", as "c 1:3 mr" or "a *:* rwm".
+func parseDeviceCgroupRule(rule string) (specs.LinuxDeviceCgroup, error) {
+	bad := errdefs.Invalid("invalid device cgroup rule format: '%s'", rule)
+	f := strings.Fields(rule)
+	if len(f) != 3 || len(f[0]) != 1 || !strings.Contains("acb", f[0]) {
+		return specs.LinuxDeviceCgroup{}, bad
+	}
+	num := func(s string) (*int64, bool) {
+		if s == "*" {
+			return nil, true
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return &n, err == nil && n >= 0
+	}
+	majS, minS, ok := strings.Cut(f[1], ":")
+	major, ok1 := num(majS)
+	minor, ok2 := num(minS)
+	if !ok || !ok1 || !ok2 || f[2] == "" || strings.Trim(f[2], "rwm") != "" || len(f[2]) > 3 {
+		return specs.LinuxDeviceCgroup{}, bad
+	}
+	return specs.LinuxDeviceCgroup{Allow: true, Type: f[0], Major: major, Minor: minor, Access: f[2]}, nil
 }
 
 // deviceNumbers is a block device's major and minor numbers.

@@ -101,14 +101,17 @@ func (s *Service) restartNow(e *entry) {
 		e.restart.startAt = time.Time{}
 		return
 	}
-	s.autoStartLocked(e)
+	s.autoStartLocked(e, true)
 }
 
-// autoStartLocked starts a container on its policy's behalf; the caller
-// holds e.mu.
-func (s *Service) autoStartLocked(e *entry) {
+// autoStartLocked starts a container on its policy's behalf, counting a
+// restart after an exit (not a start when the daemon starts, as Docker);
+// the caller holds e.mu.
+func (s *Service) autoStartLocked(e *entry, count bool) {
 	rec := &e.rec
-	rec.RestartCount++
+	if count {
+		rec.RestartCount++
+	}
 	exited := rec.State.FinishedAt
 	if err := s.startLocked(s.ctx, e); err != nil && err != ErrNotModified {
 		s.log.Warn("restarting a container", "id", rec.ID, "err", err)
@@ -156,7 +159,7 @@ func (s *Service) restartAtBoot(ctx context.Context) {
 				e.mu.Lock()
 				defer e.mu.Unlock()
 				if !e.rec.State.Running() && ctx.Err() == nil {
-					s.autoStartLocked(e)
+					s.autoStartLocked(e, false)
 				}
 			}()
 		}

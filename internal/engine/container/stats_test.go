@@ -87,3 +87,18 @@ func TestHealthSuffix(t *testing.T) {
 		t.Errorf("NONE: %q", got)
 	}
 }
+
+func TestParseDeviceCgroupRule(t *testing.T) {
+	d, err := parseDeviceCgroupRule("c 1:3 mr")
+	if err != nil || d.Type != "c" || *d.Major != 1 || *d.Minor != 3 || d.Access != "mr" || !d.Allow {
+		t.Errorf("c 1:3 mr: %+v, %v", d, err)
+	}
+	if d, err := parseDeviceCgroupRule("a *:* rwm"); err != nil || d.Major != nil || d.Minor != nil {
+		t.Errorf("a *:* rwm: %+v, %v", d, err)
+	}
+	for _, bad := range []string{"", "x 1:3 r", "c 1 r", "c 1:3 q", "c -1:3 r", "c 1:3"} {
+		if _, err := parseDeviceCgroupRule(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
