@@ -25,7 +25,9 @@ test: deps build
 
 bench: deps build
 	@bench/runtime.sh
-	@if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then bench/engine.sh; else echo "bench/engine.sh and bench/images.sh compare with Docker and Podman: run ../shared/bench/peers.sh first"; fi
+	@if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then \
+		bench/engine.sh -w run -w detach -w exec -w ps50 -w publish && bench/build.sh && bench/ops.sh && bench/housekeeping.sh && bench/images.sh; \
+	else echo "the engine, build, ops and image benchmarks compare with Docker and Podman: run ../shared/bench/peers.sh first"; fi
 
 clean:
 	rm -rf bin

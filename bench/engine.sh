@@ -13,21 +13,11 @@
 # Usage: bench/engine.sh [-r RUNS] [-w WORKLOAD]...   (default: -w run -w detach -w exec -w ps50)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-W=${PEERS_DIR:-/var/tmp/gantry-peers}
 args=("$@")
 # this issue's workloads unless some are named
 case " $* " in *" -w "*) ;; *) args+=(-w run -w detach -w exec -w ps50);; esac
-G=$PWD/bin/gantry
-[ -x "$G" ] || make build >/dev/null
-tmp=$(mktemp -d /var/tmp/gantry-bench-engine.XXXXXX)
-data=$tmp/data exec_root=$tmp/run sock=$tmp/run/gantry.sock
-mkdir -p "$data" "$exec_root"
-"$G" daemon --data-root "$data" --exec-root "$exec_root" -H "unix://$sock" --bridge gtbench0 >"$tmp/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; for s in $(pgrep -f "shim --standby $exec_root"); do kill -9 $s; done; umount -R "$exec_root"/containers/*/rootfs 2>/dev/null; rm -rf "$tmp"; nft delete table ip gantry-gtbench0 2>/dev/null; ip link del gtbench0 2>/dev/null; for h in $(nft -a list chain ip filter FORWARD 2>/dev/null | awk "/gantry bridge gtbench0/ {print \$NF}"); do nft delete rule ip filter FORWARD handle $h; done' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-export GANTRY_HOST=unix://$sock
-"$G" import --data-root "$data" "$W/busybox.tar" busybox:local >/dev/null 2>&1 || "$G" import "$W/busybox.tar" busybox:local >/dev/null
+. bench/daemon.sh
+bench_daemon engine
 
 # publish is measured here (the shared harness does not know it).
 publish=0 rest=()
@@ -53,13 +43,14 @@ fi
 # Memory: the daemon with nothing running, then 10 containers' shims.
 rss() { awk '/^Rss:/ {print $2}' /proc/$1/smaps_rollup; }
 private() { awk '/^(Private_Clean|Private_Dirty):/ {s+=$2} END {print s}' /proc/$1/smaps_rollup; }
+pss() { awk '/^Pss:/ {print $2}' /proc/$1/smaps_rollup; }
 echo
 echo "daemon idle: RSS $(rss $daemon) kB"
 for i in $(seq 10); do "$G" run -d --name mem$i busybox:local sleep 600 >/dev/null; done
 sleep 1
-tot_rss=0; tot_priv=0; n=0
+tot_rss=0; tot_priv=0; tot_pss=0; n=0
 for s in $(pgrep -f "shim --standby $exec_root"); do [ "$(cat /proc/$s/comm)" = shim-standby ] && continue
-  tot_rss=$((tot_rss + $(rss $s))); tot_priv=$((tot_priv + $(private $s))); n=$((n + 1))
+  tot_rss=$((tot_rss + $(rss $s))); tot_priv=$((tot_priv + $(private $s))); tot_pss=$((tot_pss + $(pss $s))); n=$((n + 1))
 done
-[ $n -gt 0 ] && echo "shim ($n running): RSS $((tot_rss / n)) kB each, of which private (not shared with other gantry processes) $((tot_priv / n)) kB"
+[ $n -gt 0 ] && echo "shim ($n running): RSS $((tot_rss / n)) kB each; PSS (shared pages divided among their users) $((tot_pss / n)) kB; private (not shared with other gantry processes) $((tot_priv / n)) kB"
 "$G" rm -f $("$G" ps -aq) >/dev/null

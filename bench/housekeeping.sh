@@ -8,19 +8,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=10
 [ "${1:-}" = -r ] && runs=$2
-G=$PWD/bin/gantry
-[ -x "$G" ] || make build >/dev/null
-tmp=$(mktemp -d /var/tmp/gantry-bench-hk.XXXXXX)
-data=$tmp/data exec_root=$tmp/run sock=$tmp/run/gantry.sock
-mkdir -p "$data" "$exec_root"
-"$G" daemon --data-root "$data" --exec-root "$exec_root" -H "unix://$sock" >"$tmp/daemon.log" 2>&1 &
-daemon=$!
-trap 'GANTRY_HOST=unix://$sock "$G" rm -f $(GANTRY_HOST=unix://$sock "$G" ps -aq) >/dev/null 2>&1; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; for s in $(pgrep -f "shim --standby $exec_root"); do kill -9 $s; done; umount -R "$exec_root"/containers/*/rootfs 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-export GANTRY_HOST=unix://$sock
-"$G" image busybox >/dev/null
-for i in $(seq 10); do "$G" run -d --name c$i busybox sh -c 'head -c 1048576 /dev/urandom > /blob; sleep 600' >/dev/null; done
-"$G" run -d --name big busybox sh -c 'mkdir /data; for i in $(seq 100); do head -c 1048576 /dev/urandom > /data/f$i; done; touch /done; sleep 600' >/dev/null
+. bench/daemon.sh
+bench_daemon hk
+for i in $(seq 10); do "$G" run -d --name c$i busybox:local sh -c 'head -c 1048576 /dev/urandom > /blob; sleep 600' >/dev/null; done
+"$G" run -d --name big busybox:local sh -c 'mkdir /data; for i in $(seq 100); do head -c 1048576 /dev/urandom > /data/f$i; done; touch /done; sleep 600' >/dev/null
 until "$G" exec big test -e /done 2>/dev/null; do sleep 0.2; done
 "$G" cp big:/data "$tmp/src"
 hyperfine -N -w 2 -r "$runs" --export-json "$tmp/df.json" "$G system df" >/dev/null

@@ -10,18 +10,8 @@
 # Usage: bench/ops.sh [-r RUNS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-W=${PEERS_DIR:-/var/tmp/gantry-peers}
-G=$PWD/bin/gantry
-[ -x "$G" ] || make build >/dev/null
-tmp=$(mktemp -d /var/tmp/gantry-bench-ops.XXXXXX)
-data=$tmp/data exec_root=$tmp/run sock=$tmp/run/gantry.sock
-mkdir -p "$data" "$exec_root"
-"$G" daemon -D --data-root "$data" --exec-root "$exec_root" -H "unix://$sock" >"$tmp/daemon.log" 2>&1 &
-daemon=$!
-trap 'GANTRY_HOST=unix://$sock "$G" rm -f $(GANTRY_HOST=unix://$sock "$G" ps -aq) >/dev/null 2>&1; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; for s in $(pgrep -f "shim --standby $exec_root"); do kill -9 $s; done; umount -R "$exec_root"/containers/*/rootfs 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-export GANTRY_HOST=unix://$sock
-"$G" import "$W/busybox.tar" busybox:local >/dev/null 2>&1 || { "$G" image busybox >/dev/null && "$G" tag busybox busybox:local; }
+. bench/daemon.sh
+bench_daemon ops -D
 
 cmp=../shared/bench/compare.sh; [ -f "$cmp" ] || cmp=/work/shared/bench/compare.sh
 bash "$cmp" "$@" -w stats50 "$G" docker podman

@@ -6,6 +6,8 @@
 # to and a pull from a registry on loopback; a rebuild after a code edit that
 # reuses the cached steps; the real docker CLI against the same daemon; and a
 # prune that leaves the machine as it was. Exits non-zero if any step fails.
+# DEMO_ENGINE=docker runs the same workflow through the docker CLI against
+# dockerd (after ../shared/bench/peers.sh), to compare the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=${GANTRY:-$PWD/bin/gantry}
@@ -13,6 +15,7 @@ work=$(mktemp -d /var/tmp/gantry-demo.XXXXXX)
 sock=$work/run/gantry.sock
 cleanup() {
   [ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null
+  [ "${DEMO_ENGINE:-gantry}" = docker ] && docker -H unix:///var/run/docker.sock rm -f web1 web2 web3 web4 >/dev/null 2>&1
   if [ -n "${daemonpid:-}" ]; then
     "$G" -H "unix://$sock" rm -f web1 web2 web3 >/dev/null 2>&1 || true
     kill "$daemonpid" 2>/dev/null; wait "$daemonpid" 2>/dev/null || true
@@ -27,18 +30,29 @@ cleanup() {
 trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
+engine=${DEMO_ENGINE:-gantry}
 # gantry, shown as the user would type it (the daemon's address is the demo's own).
-gantry() { show "gantry $*"; "$G" -H "unix://$sock" "$@"; }
+if [ "$engine" = docker ]; then
+  gantry() { show "docker $*"; DOCKER_BUILDKIT=0 docker -H unix:///var/run/docker.sock "$@"; }
+else
+  gantry() { show "gantry $*"; "$G" -H "unix://$sock" "$@"; }
+fi
 start=$(date +%s.%N)
 
-step "the daemon, on the demo's own data root and socket"
-"$G" daemon --data-root "$work/data" --exec-root "$work/run" -H "unix://$sock" \
-  --cgroup-parent /gantry-demo --bridge gantry-demo >"$work/daemon.log" 2>&1 & daemonpid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
-gantry version --format 'gantry {{.Server.Version}}, Engine API {{.Server.APIVersion}}'
-
-step "a base image, made offline from this host's static busybox"
-gantry image busybox
+if [ "$engine" = docker ]; then
+  step "dockerd (started by ../shared/bench/peers.sh)"
+  gantry version --format 'docker {{.Server.Version}}, Engine API {{.Server.APIVersion}}'
+  step "a base image, from the same static busybox"
+  gantry import -c 'CMD ["sh"]' /var/tmp/gantry-peers/busybox.tar busybox
+else
+  step "the daemon, on the demo's own data root and socket"
+  "$G" daemon --data-root "$work/data" --exec-root "$work/run" -H "unix://$sock" \
+    --cgroup-parent /gantry-demo --bridge gantry-demo >"$work/daemon.log" 2>&1 & daemonpid=$!
+  for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
+  gantry version --format 'gantry {{.Server.Version}}, Engine API {{.Server.APIVersion}}'
+  step "a base image, made offline from this host's static busybox"
+  gantry image busybox
+fi
 
 step "build examples/webapp from its Dockerfile"
 app=$work/webapp
@@ -82,13 +96,13 @@ gantry pull "127.0.0.1:$port/demo/webapp:2.0"
 
 step "edit the code and rebuild: every step above the edit is cached"
 echo "<p>edited at $(date -u +%T)</p>" >> "$app/site/index.html"
-gantry build --progress=plain -t webapp:1.1 "$app"
+if [ "$engine" = docker ]; then gantry build -t webapp:1.1 "$app"; else gantry build --progress=plain -t webapp:1.1 "$app"; fi
 gantry rm -f web3 >/dev/null
 gantry run -d --name web3 -p 8083:3000 webapp:1.1 >/dev/null
 for _ in $(seq 50); do curl -fsS http://127.0.0.1:8083/ 2>/dev/null | grep -q edited && break; sleep 0.1; done
 show "curl http://localhost:8083/"; curl -fsS http://localhost:8083/ | grep edited
 
-if command -v docker >/dev/null; then
+if [ "$engine" = gantry ] && command -v docker >/dev/null; then
   step "the real docker CLI against the same daemon"
   show "DOCKER_HOST=unix://$sock docker ps"
   DOCKER_HOST="unix://$sock" docker ps --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'
