@@ -27,15 +27,15 @@ func (s stepRunner) RunStep(ctx context.Context, r build.StepRun) (int, *snapsho
 	})
 }
 
-// buildRouters is the builder and commit areas of the API.
-func buildRouters(dataRoot string, images *image.Service, containers *container.Service) []server.Router {
+// buildRouters is the builder and commit areas of the API, and the builder.
+func buildRouters(dataRoot string, images *image.Service, containers *container.Service) (*build.Builder, []server.Router) {
 	tmp := filepath.Join(dataRoot, "build")
 	containers.RemoveStepContainers(context.Background())
 	b := build.New(images, stepRunner{containers}, filepath.Join(tmp, "work"))
 	contexts := filepath.Join(tmp, "contexts")
 	_ = os.RemoveAll(contexts) // left by a daemon killed mid-build
 	_ = os.MkdirAll(contexts, 0o700)
-	return []server.Router{
+	return b, []server.Router{
 		server.Build{B: b, TmpDir: contexts},
 		server.Commit{Containers: containers, Images: images},
 	}

@@ -93,16 +93,19 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	defer containers.Close()
 
+	builder, buildAPI := buildRouters(cfg.DataRoot, images, containers)
+	du := &diskusage.Service{Images: images, Containers: containers, Volumes: volumeUsage{volumes}}
+	du.BuildCache = buildCacheUsage{builder, du}
 	srv := server.New(version, append([]server.Router{
 		server.System{Version: version, DataRoot: cfg.DataRoot, Containers: containers, Images: images, Events: bus, LogDriver: cfg.LogDriver, ID: daemonID(cfg.DataRoot)},
 		server.Containers{S: containers},
 		server.ContainerOps{S: containers},
 		server.Archive{S: containers},
-		server.Housekeeping{Containers: containers, DiskUsage: &diskusage.Service{Images: images, Containers: containers, Volumes: volumeUsage{volumes}}},
+		server.Housekeeping{Containers: containers, DiskUsage: du},
 		server.Networks{R: networks, Containers: containers},
 		server.Images{S: images, InUse: containers.ImageInUse},
 		server.Volumes{S: volumes},
-	}, buildRouters(cfg.DataRoot, images, containers)...), server.WithLogger(log))
+	}, buildAPI...), server.WithLogger(log))
 	hs := &http.Server{Handler: srv, ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	var listeners []net.Listener

@@ -3,8 +3,11 @@ package daemon
 import (
 	"context"
 
+	buildtypes "github.com/moby/moby/api/types/build"
 	volumetypes "github.com/moby/moby/api/types/volume"
 
+	"github.com/gantry-dev/gantry/internal/build"
+	"github.com/gantry-dev/gantry/internal/engine/diskusage"
 	"github.com/gantry-dev/gantry/internal/volume"
 )
 
@@ -22,4 +25,15 @@ func (v volumeUsage) DiskUsage(ctx context.Context) ([]*volumetypes.Volume, erro
 		out[i] = &vols[i]
 	}
 	return out, nil
+}
+
+// buildCacheUsage tells `system df` about the build cache, its layers
+// measured as the images' are.
+type buildCacheUsage struct {
+	b  *build.Builder
+	du *diskusage.Service
+}
+
+func (u buildCacheUsage) DiskUsage(ctx context.Context) ([]*buildtypes.CacheRecord, error) {
+	return u.b.DiskUsage(ctx, u.du.LayerSize)
 }
