@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Archive{S: containers},
 		server.Housekeeping{Containers: containers, DiskUsage: du},
 		server.Networks{R: networks, Containers: containers},
-		server.Images{S: images, InUse: containers.ImageInUse},
+		server.Images{S: images, InUse: containers.ImageInUse, Events: bus},
 		server.Volumes{S: volumes},
 	}, buildAPI...), server.WithLogger(log))
 	hs := &http.Server{Handler: srv, ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

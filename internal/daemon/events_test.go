@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bufio"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,3 +37,22 @@ func TestEvents(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Image actions are events too, in Docker's shape: tag and untag name the
+// image ID with the name as an attribute, delete the ID, import the ID.
+func TestImageEvents(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	id := strings.TrimSpace(d.MustGantry("image", "inspect", "-f", "{{.Id}}", "busybox"))
+	d.MustDocker("tag", "busybox", "evtag:1")
+	d.MustDocker("rmi", "evtag:1")
+	d.MustDocker("save", "-o", filepath.Join(t.TempDir(), "bb.tar"), "busybox")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	out := d.MustDocker("events", "--since", since, "--until", until, "--filter", "type=image", "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+	for _, want := range []string{"tag " + id + " evtag:1", "untag " + id + " " + id, "save " + id + " busybox"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("image events lack %q:\n%s", want, out)
+		}
+	}
+}

@@ -13,11 +13,13 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	registrytypes "github.com/moby/moby/api/types/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	engineevents "github.com/gantry-dev/gantry/internal/engine/events"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/image"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -25,9 +27,12 @@ import (
 
 // Images is the images area of the API, with registry login (POST /auth).
 type Images struct {
-	S     *image.Service
-	InUse image.InUse
+	S      *image.Service
+	InUse  image.InUse
+	Events *engineevents.Bus // image events; nil publishes none
 }
+
+func (i Images) events() imageEvents { return imageEvents{i.Events} }
 
 func (i Images) Routes() []Route {
 	return []Route{
@@ -93,6 +98,9 @@ func (i Images) tag(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	if err := i.S.Tag(ctx, vars["name"], ref.String()); err != nil {
 		return err
 	}
+	if img, err := i.S.Resolve(ctx, ref.String()); err == nil {
+		i.events().publish(events.ActionTag, img.ID.String(), ref.Familiar())
+	}
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -125,10 +133,15 @@ func (i Images) remove(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if strings.TrimSpace(name) == "" {
 		return errdefs.Invalid("image name cannot be blank")
 	}
+	var id string
+	if img, err := i.S.Resolve(ctx, name); err == nil {
+		id = img.ID.String()
+	}
 	resp, err := i.S.Remove(ctx, name, BoolValue(r, "force"), i.InUse)
 	if err != nil {
 		return err
 	}
+	i.events().removed(id, resp)
 	return WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -195,6 +208,7 @@ func (i Images) pull(ctx context.Context, w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return out.fail(err)
 	}
+	i.events().publish(events.ActionPull, res.Ref.Familiar(), res.Ref.FamiliarName())
 	if res.ManifestDigest != "" {
 		out.send(jsonMessage{Status: "Digest: " + res.ManifestDigest.String()})
 	}
@@ -230,6 +244,7 @@ func (i Images) importImage(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
+	i.events().publish(events.ActionImport, id.String(), name)
 	newProgressStream(w).send(jsonMessage{Status: id.String()})
 	return nil
 }
@@ -274,6 +289,7 @@ func (i Images) push(ctx context.Context, w http.ResponseWriter, r *http.Request
 		if err != nil {
 			return out.fail(err)
 		}
+		i.events().publish(events.ActionPush, res.Ref.Familiar(), res.Ref.FamiliarName())
 		out.send(jsonMessage{Status: fmt.Sprintf("%s: digest: %s size: %d", res.Ref.Tag(), res.Digest, res.Size)})
 		aux, _ := json.Marshal(pushResult{Tag: res.Ref.Tag(), Digest: res.Digest.String(), Size: res.Size})
 		raw := json.RawMessage(aux)
@@ -376,6 +392,11 @@ func (i Images) save(ctx context.Context, w http.ResponseWriter, r *http.Request
 	if err := i.S.Save(ctx, names, w); err != nil {
 		panic(http.ErrAbortHandler)
 	}
+	for _, n := range names {
+		if img, err := i.S.Resolve(ctx, n); err == nil {
+			i.events().publish(events.ActionSave, img.ID.String(), n)
+		}
+	}
 	return nil
 }
 
@@ -386,6 +407,11 @@ func (i Images) load(ctx context.Context, w http.ResponseWriter, r *http.Request
 	loaded, err := i.S.Load(ctx, r.Body)
 	out := newProgressStream(w)
 	for _, l := range loaded {
+		name := ""
+		if len(l.Tags) > 0 {
+			name = l.Tags[0]
+		}
+		i.events().publish(events.ActionLoad, l.ID.String(), name)
 		if len(l.Tags) == 0 {
 			out.send(jsonMessage{Stream: "Loaded image ID: " + l.ID.String() + "\n"})
 		}
@@ -439,6 +465,7 @@ func (i Images) prune(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
+	i.events().pruned(deleted, reclaimed)
 	return WriteJSON(w, http.StatusOK, mobyimage.PruneReport{ImagesDeleted: deleted, SpaceReclaimed: uint64(max(reclaimed, 0))})
 }
 
