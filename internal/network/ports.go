@@ -236,8 +236,11 @@ func (h *portHolds) release(owner string) {
 }
 
 // bindPort binds (and for TCP listens on) ip:port; port 0 lets the kernel
-// pick from its ephemeral range, as Docker's allocator uses. Without
-// SO_REUSEADDR: a port any other socket holds, on any address, is taken.
+// pick from its ephemeral range, as Docker's allocator uses. A TCP port
+// another socket listens on, on any overlapping address, is taken; with
+// SO_REUSEADDR, as Docker's proxy has it, the connections of an earlier
+// user of the port (TIME_WAIT for a minute after it served) do not hold it.
+// UDP goes without: there SO_REUSEADDR would let two binds share a port.
 func bindPort(proto string, ip netip.Addr, port uint16) (io.Closer, uint16, error) {
 	typ := unix.SOCK_STREAM
 	if proto == "udp" {
@@ -248,6 +251,12 @@ func bindPort(proto string, ip netip.Addr, port uint16) (io.Closer, uint16, erro
 		return nil, 0, err
 	}
 	f := os.NewFile(uintptr(fd), "port")
+	if typ == unix.SOCK_STREAM {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+	}
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(port), Addr: ip.As4()}); err != nil {
 		f.Close()
 		return nil, 0, err
