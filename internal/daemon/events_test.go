@@ -56,3 +56,20 @@ func TestImageEvents(t *testing.T) {
 		}
 	}
 }
+
+// A container joining and leaving its network is a network event, as
+// Docker's: connect at start, disconnect at exit, naming the container.
+func TestNetworkConnectEvents(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	id := strings.TrimSpace(d.MustDocker("run", "-d", "busybox", "true"))
+	d.MustDocker("wait", id)
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	out := d.MustDocker("events", "--since", since, "--until", until, "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}")
+	for _, want := range []string{"connect bridge " + id, "disconnect bridge " + id} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("network events lack %q:\n%s", want, out)
+		}
+	}
+}

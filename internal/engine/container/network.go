@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/gantry-dev/gantry/internal/atomicfile"
@@ -126,7 +127,17 @@ func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 		s.detachNetwork(rec)
 		return err
 	}
+	s.publishEndpoint(eventtypes.ActionConnect, rec.ID, ep)
 	return nil
+}
+
+// publishEndpoint is Docker's network connect/disconnect event: the
+// network as the actor, the container among the attributes.
+func (s *Service) publishEndpoint(action eventtypes.Action, id string, ep *gnet.Endpoint) {
+	if s.events == nil || ep == nil {
+		return
+	}
+	s.events.Publish(eventtypes.NetworkEventType, action, ep.NetworkID, map[string]string{"container": id, "name": ep.Network, "type": "bridge"})
 }
 
 // detachNetwork releases the endpoint (safe to call when there is none).
@@ -137,6 +148,7 @@ func (s *Service) detachNetwork(rec *Record) {
 	if err := s.cfg.Network.Detach(context.Background(), rec.Network); err != nil {
 		s.log.Warn("releasing a container's network", "id", rec.ID, "err", err)
 	}
+	s.publishEndpoint(eventtypes.ActionDisconnect, rec.ID, rec.Network)
 	rec.Network = nil
 }
 
