@@ -434,33 +434,24 @@ func (i Images) prune(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	opts := image.PruneOptions{InUse: i.InUse}
-	for k, vals := range filters {
-		for _, v := range vals {
-			switch k {
-			case "dangling":
-				switch strings.ToLower(v) {
-				case "true", "1":
-					opts.All = false
-				case "false", "0":
-					opts.All = true
-				default:
-					return errdefs.Invalid("invalid filter 'dangling=%s'", v)
-				}
-			case "until":
-				t, err := ParseUntil(v, time.Now())
-				if err != nil {
-					return err
-				}
-				opts.Until = t
-			case "label":
-				opts.Labels = append(opts.Labels, v)
-			case "label!":
-				opts.NotLabels = append(opts.NotLabels, v)
-			default:
-				return errdefs.Invalid("invalid filter '%s'", k)
-			}
+	f, err := parsePruneFilters(filters, func(k, v string) (bool, error) {
+		if k != "dangling" {
+			return false, nil
 		}
+		switch strings.ToLower(v) {
+		case "true", "1":
+			opts.All = false
+		case "false", "0":
+			opts.All = true
+		default:
+			return true, errdefs.Invalid("invalid filter 'dangling=%s'", v)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
+	opts.Until, opts.Labels, opts.NotLabels = f.Until, f.Labels, f.NotLabels
 	deleted, reclaimed, err := i.S.Prune(ctx, opts)
 	if err != nil {
 		return err

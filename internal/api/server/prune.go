@@ -3,13 +3,11 @@ package server
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 
 	enginecontainer "github.com/gantry-dev/gantry/internal/engine/container"
 	"github.com/gantry-dev/gantry/internal/engine/diskusage"
-	"github.com/gantry-dev/gantry/internal/errdefs"
 )
 
 // Housekeeping is the disk area: `container prune` and `system df`.
@@ -34,25 +32,11 @@ func (h Housekeeping) pruneContainers(ctx context.Context, w http.ResponseWriter
 	if err != nil {
 		return err
 	}
-	var opts enginecontainer.PruneOptions
-	for k, vals := range filters {
-		for _, v := range vals {
-			switch k {
-			case "until":
-				t, err := ParseUntil(v, time.Now())
-				if err != nil {
-					return err
-				}
-				opts.Until = t
-			case "label":
-				opts.Labels = append(opts.Labels, v)
-			case "label!":
-				opts.NotLabels = append(opts.NotLabels, v)
-			default:
-				return errdefs.Invalid("invalid filter '%s'", k)
-			}
-		}
+	f, err := parsePruneFilters(filters, nil)
+	if err != nil {
+		return err
 	}
+	opts := enginecontainer.PruneOptions{Until: f.Until, Labels: f.Labels, NotLabels: f.NotLabels}
 	rep, err := h.Containers.Prune(ctx, opts)
 	if err != nil {
 		return err

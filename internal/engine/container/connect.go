@@ -18,19 +18,14 @@ import (
 
 // ConnectNetwork is POST /networks/{id}/connect for one container.
 func (s *Service) ConnectNetwork(ctx context.Context, ref, networkRef string, es *network.EndpointSettings) error {
-	name, err := s.networkName(networkRef)
+	name, e, err := s.containerAndNetwork(ref, networkRef)
 	if err != nil {
 		return err
 	}
-	e, err := s.lookup(ref)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := &e.rec
 	current := string(rec.HostConfig.NetworkMode)
-	same := current == name || (name == "bridge" && (current == "" || current == "default"))
+	same := onNetwork(rec.HostConfig, name)
 	switch {
 	case current == "host" || name == "host":
 		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
@@ -58,19 +53,14 @@ func (s *Service) ConnectNetwork(ctx context.Context, ref, networkRef string, es
 
 // DisconnectNetwork is POST /networks/{id}/disconnect for one container.
 func (s *Service) DisconnectNetwork(ctx context.Context, ref, networkRef string, force bool) error {
-	name, err := s.networkName(networkRef)
+	name, e, err := s.containerAndNetwork(ref, networkRef)
 	if err != nil {
 		return err
 	}
-	e, err := s.lookup(ref)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := &e.rec
 	current := string(rec.HostConfig.NetworkMode)
-	same := current == name || (name == "bridge" && (current == "" || current == "default"))
+	same := onNetwork(rec.HostConfig, name)
 	switch {
 	case current == "host" || name == "host":
 		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
@@ -85,6 +75,28 @@ func (s *Service) DisconnectNetwork(ctx context.Context, ref, networkRef string,
 	rec.NetworkDisconnected = true
 	rec.IP, rec.Aliases = netip.Addr{}, nil
 	return s.persist(e)
+}
+
+// containerAndNetwork finds both ends of a connect or disconnect: the
+// network's name and the container, returned locked.
+func (s *Service) containerAndNetwork(ref, networkRef string) (string, *entry, error) {
+	name, err := s.networkName(networkRef)
+	if err != nil {
+		return "", nil, err
+	}
+	e, err := s.lookup(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	e.mu.Lock()
+	return name, e, nil
+}
+
+// onNetwork tells whether the container's network mode is the network
+// (the default one being "bridge").
+func onNetwork(hc *container.HostConfig, name string) bool {
+	mode := string(hc.NetworkMode)
+	return mode == name || (name == "bridge" && (mode == "" || mode == "default"))
 }
 
 // networkName is a network's name from its name or ID.
