@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Images{S: images, InUse: containers.ImageInUse, Events: bus},
 		server.Volumes{S: volumes},
 	}, buildAPI...), server.WithLogger(log))
-	hs := &http.Server{Handler: srv, ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: releaseWhenIdle(srv, 3*time.Second), ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	var listeners []net.Listener
 	for _, h := range cfg.Hosts {

@@ -81,6 +81,11 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
 	defer theirs.Close()
 	cmd := exec.Command(l.exe, "shim", "--standby", l.tag)
+	// One P: a shim copies a container's output and waits, and the
+	// container's init (which inherits GOMAXPROCS through libcontainer)
+	// runs for milliseconds on one thread. More Ps only add threads that
+	// spin looking for work, at every start.
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.ExtraFiles = []*os.File{theirs}
 	// Its own session, so it outlives the daemon with its container.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -112,8 +117,10 @@ func (l *Launcher) Launch(ctx context.Context, dir, errLog string, o Options) (p
 			return 0, err
 		}
 	}
-	// The next start finds one ready.
-	go l.Prepare()
+	// The next start finds one ready. It is started once this container's
+	// shim has reported: on a small machine its start-up would otherwise
+	// compete for the CPU with this container's init.
+	defer func() { go l.Prepare() }()
 	defer sb.ctl.Close()
 	job, _ := json.Marshal(standbyJob{Dir: dir, ErrLog: errLog})
 	if _, err := sb.ctl.Write(append(job, '\n')); err != nil {
