@@ -57,12 +57,11 @@ func (r *Runtime) CreateSupervised(ctx context.Context, id, bundle string, pio P
 	return s, nil
 }
 
-// ExecSupervised starts p in the running container id.
-func (r *Runtime) ExecSupervised(ctx context.Context, id string, p *specs.Process, pio ProcessIO) (*Supervised, error) {
-	c, err := r.load(id)
-	if err != nil {
-		return nil, err
-	}
+// Exec starts p in the container s is the init of. The supervisor keeps
+// the container from its creation, so its state is not read back from
+// disk at every exec.
+func (s *Supervised) Exec(ctx context.Context, p *specs.Process, pio ProcessIO) (*Supervised, error) {
+	r, c, id := s.r, s.container, s.container.ID()
 	status, err := c.Status()
 	if err != nil {
 		return nil, err

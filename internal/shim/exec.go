@@ -51,7 +51,7 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		theirs = append(theirs, pio.Stdout, pio.Stderr, pio.Stdin)
 	}
 	if err == nil {
-		e.proc, err = s.rt.ExecSupervised(context.Background(), s.o.ID, req.Process, pio)
+		e.proc, err = s.proc.Exec(context.Background(), req.Process, pio)
 	}
 	for _, f := range theirs {
 		if f != nil {
