@@ -70,6 +70,7 @@ func Main(dir string) int {
 // then does not wait for a process to start and the Go runtime to set up.
 func Standby() int {
 	setName("shim-standby")
+	runtime.Warm()
 	ctl := os.NewFile(3, "control")
 	var job standbyJob
 	if err := json.NewDecoder(ctl).Decode(&job); err != nil {
