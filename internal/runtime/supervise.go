@@ -5,6 +5,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -165,3 +166,11 @@ func (s *Supervised) Wait() int {
 	}
 	return utils.ExitStatus(unix.WaitStatus(ws))
 }
+
+// CgroupManager is the cgroup manager of the container s belongs to.
+func (s *Supervised) CgroupManager() (cgroups.Manager, error) { return managerOf(s.container) }
+
+// Destroy removes the container s is the init of (its processes, cgroups
+// and state), as Delete with force does, from the container the supervisor
+// already holds.
+func (s *Supervised) Destroy() error { return killAndDestroy(s.container) }

@@ -196,12 +196,12 @@ func (s *shim) waitExit(l net.Listener) {
 	s.out.drain(s.o.Terminal)
 	s.log.Close()
 	oom := false
-	if m, err := s.rt.CgroupManager(s.o.ID); err == nil {
+	if m, err := s.proc.CgroupManager(); err == nil {
 		if u, err := runtime.ReadUsage(m); err == nil && u.OOMKills > 0 {
 			oom = true
 		}
 	}
-	if err := s.rt.Delete(context.Background(), s.o.ID, true); err != nil {
+	if err := s.proc.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "shim %s: deleting the container: %v\n", s.o.ID, err)
 	}
 	s.exit = Exit{ExitCode: code, ExitedAt: exitedAt, OOMKilled: oom}
