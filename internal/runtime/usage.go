@@ -343,14 +343,11 @@ func (r *Runtime) Usage(ctx context.Context, id string) (*Usage, error) {
 	return ReadUsage(m)
 }
 
-// CgroupManager opens a container's cgroup manager, for callers that sample
-// it repeatedly with ReadUsage.
-func (r *Runtime) CgroupManager(id string) (cgroups.Manager, error) {
-	c, err := r.load(id)
-	if err != nil {
-		return nil, err
-	}
-	return managerOf(c)
+// CgroupManagerAt opens the cgroup at path (a container's cgroupsPath)
+// for reading, without loading the container's state from disk: the
+// stats sampler opens one per container it sees.
+func CgroupManagerAt(path string) (cgroups.Manager, error) {
+	return manager.New(&cgroups.Cgroup{Path: path, Resources: &cgroups.Resources{}})
 }
 
 // managerOf opens the cgroup manager of an existing container.

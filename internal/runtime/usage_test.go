@@ -48,11 +48,26 @@ func TestReadUsage(t *testing.T) {
 	if ev := s.RuncStats(); ev.CPU.Usage.Total != s.CPU.Total {
 		t.Errorf("runc view differs: %d", ev.CPU.Usage.Total)
 	}
+	// The cgroup opened by path (as the daemon's sampler does) reads the
+	// same container.
+	m, err := runtime.CgroupManagerAt("/gantry-test/usage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath, err := runtime.ReadUsage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byPath.Memory.Limit != s.Memory.Limit || byPath.Pids.Current != s.Pids.Current || byPath.CPU.Total < s.CPU.Total {
+		t.Errorf("by path: memory limit %d, pids %d, cpu %d; by state: %d, %d, %d",
+			byPath.Memory.Limit, byPath.Pids.Current, byPath.CPU.Total, s.Memory.Limit, s.Pids.Current, s.CPU.Total)
+	}
 }
 
 func BenchmarkReadUsage(b *testing.B) {
 	rt := runningContainer(b, "bench-usage")
-	m, err := rt.CgroupManager("bench-usage")
+	_ = rt
+	m, err := runtime.CgroupManagerAt("/gantry-test/bench-usage")
 	if err != nil {
 		b.Fatal(err)
 	}

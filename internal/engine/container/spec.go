@@ -110,7 +110,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		Hostname: cfg.Hostname,
 		Mounts:   defaultMounts(hc),
 		Linux: &specs.Linux{
-			CgroupsPath: path.Join(s.cfg.CgroupParent, rec.ID),
+			CgroupsPath: s.cgroupPath(rec.ID),
 			Resources:   &specs.LinuxResources{},
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
@@ -527,3 +527,6 @@ func ownBoundingSet() map[capability.Cap]bool {
 	}
 	return set
 }
+
+// cgroupPath is the cgroup of container id, under the daemon's parent.
+func (s *Service) cgroupPath(id string) string { return path.Join(s.cfg.CgroupParent, id) }

@@ -75,7 +75,7 @@ func (s *Service) statsOf(e *entry, prev *container.StatsResponse, oneShot bool)
 	if !st.Running() {
 		return resp
 	}
-	m, err := s.stats.manager(s.rt, id, pid)
+	m, err := s.stats.manager(s.cgroupPath(id), id, pid)
 	if err != nil {
 		return resp
 	}
@@ -297,15 +297,16 @@ func (ss *statsSampler) previous(id string, now time.Time) (cpuSample, bool) {
 	return cpuSample{}, false
 }
 
-// manager is the container's cgroup manager, opened once per run.
-func (ss *statsSampler) manager(rt *runtime.Runtime, id string, pid int) (cgroups.Manager, error) {
+// manager is the container's cgroup manager (its cgroup at path), opened
+// once per run.
+func (ss *statsSampler) manager(path, id string, pid int) (cgroups.Manager, error) {
 	ss.mu.Lock()
 	c := ss.byID[id]
 	ss.mu.Unlock()
 	if c != nil && c.pid == pid {
 		return c.m, nil
 	}
-	m, err := rt.CgroupManager(id)
+	m, err := runtime.CgroupManagerAt(path)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +383,7 @@ func (s *Service) sampleAll() {
 	sys, online := systemCPU()
 	now := time.Now()
 	for id, pid := range running {
-		m, err := ss.manager(s.rt, id, pid)
+		m, err := ss.manager(s.cgroupPath(id), id, pid)
 		if err != nil {
 			continue
 		}
