@@ -152,6 +152,15 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool
 	if err != nil {
 		return err
 	}
+	return kill(c, id, sig, all)
+}
+
+// Kill signals the container s is the init of, as Runtime.Kill does.
+func (s *Supervised) Kill(sig unix.Signal, all bool) error {
+	return kill(s.container, s.container.ID(), sig, all)
+}
+
+func kill(c *libcontainer.Container, id string, sig unix.Signal, all bool) error {
 	if !all {
 		return classify(c.Signal(sig), id)
 	}

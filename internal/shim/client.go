@@ -232,6 +232,12 @@ func (c *Client) ExecWait(ctx context.Context, id string) (Exit, error) {
 	return resp.Exit, err
 }
 
+// Kill signals the container's init, or with all every process in it.
+func (c *Client) Kill(ctx context.Context, sig unix.Signal, all bool) error {
+	_, _, _, err := c.call(ctx, Request{Op: "kill", Signal: int(sig), All: all}, false)
+	return err
+}
+
 // Resize resizes the container's terminal, or an exec's with execID.
 func (c *Client) Resize(ctx context.Context, execID string, width, height uint16) error {
 	_, _, _, err := c.call(ctx, Request{Op: "resize", ExecID: execID, Width: width, Height: height}, false)

@@ -21,6 +21,7 @@
 //	exec {execID,process,terminal,stdin}  start a process, then carry its stdio
 //	execWait {execID}              answer when that exec has exited
 //	resize {execID?,width,height}  resize a terminal
+//	kill {signal,all}              signal the container's init (all: every process in it)
 //
 // Before it answers anything the shim reports on file descriptor 3, once:
 // {"pid":N} when the container is created, or {"error":...} and exits.
@@ -43,6 +44,8 @@ type Request struct {
 	Terminal bool           `json:"terminal,omitempty"`
 	Width    uint16         `json:"width,omitempty"`
 	Height   uint16         `json:"height,omitempty"`
+	Signal   int            `json:"signal,omitempty"`
+	All      bool           `json:"all,omitempty"`
 }
 
 // Response is the shim's answer.

@@ -262,6 +262,13 @@ func (s *shim) handle(c net.Conn) {
 		s.startExec(c, br, req)
 	case "execWait":
 		s.waitExec(c, req.ExecID)
+	case "kill":
+		if err := s.proc.Kill(unix.Signal(req.Signal), req.All); err != nil {
+			reply(c, errorResponse(err))
+		} else {
+			reply(c, Response{})
+		}
+		c.Close()
 	case "resize":
 		err := s.resize(req)
 		if err != nil {

@@ -42,7 +42,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		if e.rec.State.Status == container.StatePaused {
 			_ = s.rt.Resume(ctx, id)
 		}
-		if err := s.rt.Kill(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
+		if err := s.signal(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
 			return err
 		}
 		select {

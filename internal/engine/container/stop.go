@@ -76,7 +76,7 @@ func (s *Service) Stop(ctx context.Context, ref, signal string, timeout *int) er
 		return err
 	}
 	s.publish("kill", &e.rec, map[string]string{"signal": strconv.Itoa(int(sig))})
-	if err := s.rt.Kill(ctx, id, sig, false); err != nil && !isGone(err) {
+	if err := s.signal(ctx, id, sig, false); err != nil && !isGone(err) {
 		return err
 	}
 	if paused {
@@ -91,7 +91,7 @@ func (s *Service) Stop(ctx context.Context, ref, signal string, timeout *int) er
 	case <-exited:
 	case <-timer:
 		s.publish("kill", &e.rec, map[string]string{"signal": "9"})
-		if err := s.rt.Kill(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
+		if err := s.signal(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
 			return err
 		}
 		select {
@@ -136,7 +136,7 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	exited := e.exited
 	e.mu.Unlock()
 	s.publish("kill", &e.rec, map[string]string{"signal": strconv.Itoa(int(sig))})
-	if err := s.rt.Kill(ctx, id, sig, sig == unix.SIGKILL); err != nil {
+	if err := s.signal(ctx, id, sig, sig == unix.SIGKILL); err != nil {
 		return err
 	}
 	if sig == unix.SIGKILL {
