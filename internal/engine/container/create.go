@@ -66,6 +66,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := s.checkNetwork(merged, hc); err != nil {
 		return "", nil, err
 	}
+	if err := checkJoinedOptions(cfg, hc); err != nil {
+		return "", nil, err
+	}
 	mac, ip, aliases, err := endpointOptions(hc, req.Networking)
 	if err != nil {
 		return "", nil, err
