@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,7 +138,26 @@ func TestNetworkDisconnectFirstRunning(t *testing.T) {
 	if res := fetch(d, "cc", "srv"); res.Code != 0 || !strings.Contains(res.Stdout, "srvhost") {
 		t.Errorf("srv after a restart: %d %q %q", res.Code, res.Stdout, res.Stderr)
 	}
-	d.MustDocker("rm", "-f", "cc", "srv")
+	// Two networks at create (API 1.44+): eth0 on the first, eth1 on the other.
+	d.MustDocker("run", "-d", "--name", "multi", "--network", "one", "--network", "two", "busybox", "sleep", "300")
+	if res := fetch(d, "multi", "srv"); res.Code != 0 || !strings.Contains(res.Stdout, "srvhost") {
+		t.Errorf("srv from a container made on two networks: %d %q %q", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := d.Docker("exec", "multi", "ip", "link", "show", "eth1"); res.Code != 0 {
+		t.Errorf("eth1 of a container made on two networks: %q", res.Stderr)
+	}
+	// The docker CLI refuses none beside a network itself; the API answers as Docker's.
+	body := `{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"},"NetworkingConfig":{"EndpointsConfig":{"one":{}}}}`
+	resp, err := d.HTTPClient().Post("http://gantry/v1.51/containers/create", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(msg), "private (none) mode") {
+		t.Errorf("none and a network at create: %d %s", resp.StatusCode, msg)
+	}
+	d.MustDocker("rm", "-f", "cc", "srv", "multi")
 	d.MustDocker("network", "rm", "one", "two")
 	assertBridgeEmpty(t, d)
 }

@@ -150,12 +150,15 @@ func (r *Registry) answer(id string, w dns.ResponseWriter, q *dns.Msg) {
 		}
 		return netip.Addr{}, false
 	}
-	var ups []string
+	// Left with no network with names (all disconnected), the server
+	// still forwards: resolv.conf keeps pointing at it, as Docker's does.
+	internal := len(nets) > 0
 	for _, m := range nets {
-		if !m.cfg.Internal && m.cfg.Upstreams != nil {
-			ups = m.cfg.Upstreams()
-			break
-		}
+		internal = internal && m.cfg.Internal
+	}
+	var ups []string
+	if !internal {
+		ups = HostResolvers()
 	}
 	answerFrom(w, q, lookup, ups)
 }

@@ -73,6 +73,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err != nil {
 		return "", nil, err
 	}
+	connections, err := s.connectionsAtCreate(hc, req.Networking)
+	if err != nil {
+		return "", nil, err
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = s.cfg.LogConfig.Driver
 		if len(hc.LogConfig.Config) == 0 {
@@ -99,6 +103,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		IP:         ip,
 		Aliases:    aliases,
 	}
+	rec.Connections = connections
 	if n := len(img.Layers); n > 0 {
 		rec.Layer = img.Layers[n-1]
 	}

@@ -301,6 +301,56 @@ func fillEndpointSettings(es *network.EndpointSettings, ep *gnet.Endpoint) {
 	}
 }
 
+// isPrimaryEndpoint tells whether a create's endpoint settings are those
+// of the network the container starts on.
+func isPrimaryEndpoint(hc *container.HostConfig, name string) bool {
+	return name == string(hc.NetworkMode) || name == "default" || (name == "bridge" && onBridge(hc))
+}
+
+// connectionsAtCreate are the further networks of a create (API 1.44+:
+// `docker run --network a --network b`), checked as connect checks them.
+func (s *Service) connectionsAtCreate(hc *container.HostConfig, nc *network.NetworkingConfig) ([]Connection, error) {
+	if nc == nil {
+		return nil, nil
+	}
+	names := make([]string, 0, len(nc.EndpointsConfig))
+	for name := range nc.EndpointsConfig {
+		if !isPrimaryEndpoint(hc, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var out []Connection
+	for _, ref := range names {
+		mode := hc.NetworkMode
+		switch {
+		case mode.IsContainer() || mode.IsHost() || ref == "host":
+			return nil, errdefs.Invalid(errSharedNetwork)
+		case mode.IsNone() || ref == "none":
+			return nil, errdefs.Invalid(errNoNetwork)
+		}
+		name, err := s.networkName(ref)
+		if err != nil {
+			return nil, err
+		}
+		if onNetwork(hc, name) || slices.ContainsFunc(out, func(c Connection) bool { return c.Network == name }) {
+			continue
+		}
+		further := *hc
+		further.NetworkMode = container.NetworkMode(name)
+		es := nc.EndpointsConfig[ref]
+		if es == nil {
+			es = &network.EndpointSettings{}
+		}
+		mac, ip, aliases, err := endpointOptions(&further, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: es}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Connection{Network: name, IP: ip, Aliases: aliases, MAC: mac})
+	}
+	return out, nil
+}
+
 // runningEndpoints are every endpoint of a running container, for the
 // network's reconciliation after a restart.
 func runningEndpoints(rec *Record) []*gnet.Endpoint {

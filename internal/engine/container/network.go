@@ -81,8 +81,8 @@ func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (ma
 		if es == nil {
 			continue
 		}
-		if name != string(hc.NetworkMode) && name != "default" && !(name == "bridge" && onBridge(hc)) {
-			return "", ip, nil, errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
+		if !isPrimaryEndpoint(hc, name) {
+			continue // a further network (connectionsAtCreate)
 		}
 		if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
 			if !onUserNetwork(hc) {
