@@ -42,6 +42,23 @@ func TestNetworkConnectRunning(t *testing.T) {
 	if res := fetch(d, "cli", "srv"); res.Code == 0 && strings.Contains(res.Stdout, "200 OK") {
 		t.Fatalf("reached srv before connect: %q", res.Stdout)
 	}
+	// Bad addresses: one line each, and nothing plugged or leased.
+	srvIP := inspect(d, "srv", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+	for ip, want := range map[string]string{srvIP: "Address already in use", "10.9.9.9": "no configured subnet contains IP address 10.9.9.9"} {
+		res := d.Docker("network", "connect", "--ip", ip, "back", "cli")
+		if res.Code == 0 || !strings.Contains(res.Stderr, want) || strings.Count(strings.TrimSpace(res.Stderr), "\n") > 0 {
+			t.Errorf("connect --ip %s: %d %q", ip, res.Code, res.Stderr)
+		}
+	}
+	if v := userBridgeVeths(t, d, "back"); len(v) != 1 {
+		t.Errorf("veths on back after failed connects (srv's only): %v", v)
+	}
+	if res := d.Docker("exec", "cli", "ip", "link", "show", "eth1"); res.Code == 0 {
+		t.Errorf("eth1 after failed connects: %q", res.Stdout)
+	}
+	if n := inspect(d, "back", "{{len .Containers}}"); n != "1" {
+		t.Errorf("containers on back after failed connects: %s", n)
+	}
 	d.MustDocker("network", "connect", "--alias", "client", "--ip", "10.231.7.77", "back", "cli")
 
 	addr := d.MustDocker("exec", "cli", "ip", "-4", "-o", "addr", "show", "eth1")
