@@ -35,7 +35,7 @@ cleanup_peers() {
 }
 trap cleanup_peers EXIT
 
-# push HOST PORT: seconds to write SIZE MB to HOST:PORT, or nothing when the
+# push HOST PORT: microseconds to write SIZE MB to HOST:PORT, or nothing when the
 # sink was not listening yet (the write fails).
 push() {
   local t0 t1
@@ -45,29 +45,34 @@ push() {
   echo "$(( (t1 - t0) / 1000 ))"
 }
 
-# throughput LABEL HOST PORT: the median of RUNS pushes, in MB/s.
-throughput() {
-  local label=$1 host=$2 port=$3 us all=()
-  for _ in $(seq "$runs"); do
-    sleep 0.3
-    for _ in $(seq 20); do us=$(push "$host" "$port") && break; sleep 0.2; done
-    [ -n "$us" ] && all+=("$us")
-  done
-  printf '%s\n' "${all[@]}" | sort -n | awk -v l="$label" -v s="$size" '
-    {a[NR]=$1} END {if (!NR) {print l ": no run succeeded"; exit}
-      m=a[int((NR+1)/2)]; printf "%-44s median %7.0f MB/s  (%d runs of %d MB, min %.0f, max %.0f MB/s)\n", l, s/(m/1e6), NR, s, s/(a[NR]/1e6), s/(a[1]/1e6)}'
-}
-
+# The targets: label, host, port. Runs go round them in turn, so a load
+# that comes and goes on the machine weighs on each alike.
+labels=() hosts=() ports=()
 sink='exec nc -ll -p 5001 -e dd of=/dev/null bs=1M'
 for e in "${engines[@]}"; do
   label=$(basename "${e%% *}")
   port=$((20000 + RANDOM % 20000))
+  $e rm -f "$name-sink" >/dev/null 2>&1
   $e run -d --name "$name-sink" -p "127.0.0.1:$port:5001" busybox:local sh -c "$sink" >/dev/null || continue
   ip=$($e inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name-sink")
-  throughput "$label: published port 127.0.0.1:$port" 127.0.0.1 "$port"
-  throughput "$label: container address $ip (reference)" "$ip" 5001
-  $e rm -f "$name-sink" >/dev/null
+  labels+=("$label: published port 127.0.0.1:$port") hosts+=(127.0.0.1) ports+=("$port")
+  labels+=("$label: container address $ip (reference)") hosts+=("$ip") ports+=(5001)
 done
+sleep 0.5
+for _ in $(seq "$runs"); do
+  for i in "${!labels[@]}"; do
+    us=
+    for _ in $(seq 20); do us=$(push "${hosts[$i]}" "${ports[$i]}") && break; sleep 0.2; done
+    [ -n "$us" ] && echo "$i $us" >>"$tmp/throughput"
+    sleep 0.3
+  done
+done
+for i in "${!labels[@]}"; do
+  awk -v i="$i" '$1 == i {print $2}' "$tmp/throughput" 2>/dev/null | sort -n | awk -v l="${labels[$i]}" -v s="$size" '
+    {a[NR]=$1} END {if (!NR) {print l ": no run succeeded"; exit}
+      m=a[int((NR+1)/2)]; printf "%-50s median %6.0f MB/s  (%d runs of %d MB, min %.0f, max %.0f)\n", l, s/(m/1e6), NR, s, s/(a[NR]/1e6), s/(a[1]/1e6)}'
+done
+for e in "${engines[@]}"; do $e rm -f "$name-sink" >/dev/null 2>&1; done
 
 # dns: queries for a container's name from another's namespace.
 dnsq='
@@ -91,7 +96,7 @@ for e in "${engines[@]}"; do
   $e run -d --name "$name-srv" --network "$name-net" busybox:local sleep 600 >/dev/null
   $e run -d --name "$name-cli" --network "$name-net" busybox:local sleep 600 >/dev/null
   pid=$($e inspect -f '{{.State.Pid}}' "$name-cli")
-  printf '%-44s %s\n' "$label: DNS lookup of a container" "$(nsenter --net=/proc/$pid/ns/net python3 -c "$dnsq" "$name-srv" 2>&1)"
+  printf '%-50s %s\n' "$label: DNS lookup of a container" "$(nsenter --net=/proc/$pid/ns/net python3 -c "$dnsq" "$name-srv" 2>&1)"
   $e rm -f "$name-srv" "$name-cli" >/dev/null
   $e network rm "$name-net" >/dev/null
 done

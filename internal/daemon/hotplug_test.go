@@ -121,6 +121,24 @@ func TestNetworkConnectRunning(t *testing.T) {
 	if res := fetch(d, "cli", "srv"); res.Code != 0 || !strings.Contains(res.Stdout, "srvhost") {
 		t.Errorf("srv after connecting again: %d %q", res.Code, res.Stdout)
 	}
+	if rc := d.MustDocker("exec", "cli", "cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.11") {
+		t.Errorf("resolv.conf on a network with names: %q", rc)
+	}
+	// Stopped, the connection stays; left while stopped, the next start has
+	// the host's resolvers again.
+	d.MustDocker("restart", "-t", "1", "cli")
+	if res := fetch(d, "cli", "srv"); res.Code != 0 || !strings.Contains(res.Stdout, "srvhost") {
+		t.Errorf("srv after a restart of cli: %d %q", res.Code, res.Stdout)
+	}
+	d.MustDocker("stop", "-t", "1", "cli")
+	d.MustDocker("network", "disconnect", "back", "cli")
+	d.MustDocker("start", "cli")
+	if rc := d.MustDocker("exec", "cli", "cat", "/etc/resolv.conf"); strings.Contains(rc, "127.0.0.11") {
+		t.Errorf("resolv.conf without a network with names: %q", rc)
+	}
+	if res := d.Docker("exec", "cli", "ip", "link", "show", "eth1"); res.Code == 0 {
+		t.Errorf("eth1 after a disconnect while stopped: %q", res.Stdout)
+	}
 	d.MustDocker("rm", "-f", "cli")
 	if v := userBridgeVeths(t, d, "back"); len(v) != 1 {
 		t.Errorf("veths on back after rm (srv's only): %v", v)
@@ -204,6 +222,9 @@ func TestNetworkContainerMode(t *testing.T) {
 	res := d.Docker("exec", "guest", "sh", "-c", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc 127.0.0.1 8080")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "ownerhost") {
 		t.Errorf("owner's port on the guest's loopback: %d %q %q", res.Code, res.Stdout, res.Stderr)
+	}
+	if n := inspect(d, "guest", "{{len .NetworkSettings.Networks}}"); n != "0" {
+		t.Errorf("guest's own networks: %s", n)
 	}
 	if h := strings.TrimSpace(d.MustDocker("exec", "guest", "hostname")); h != "ownerhost" {
 		t.Errorf("guest's hostname: %q", h)

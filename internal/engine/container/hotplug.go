@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	eventtypes "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/gantry-dev/gantry/internal/atomicfile"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	gnet "github.com/gantry-dev/gantry/internal/network"
 )
@@ -55,7 +57,27 @@ func (s *Service) plugConnections(ctx context.Context, rec *Record) error {
 		}
 		rec.Extra = append(rec.Extra, ep)
 	}
-	return nil
+	return s.startResolvConf(rec)
+}
+
+// startResolvConf points a starting container's resolv.conf at the
+// embedded DNS server when a further network has names, and back at the
+// host's resolvers once none has (it was rewritten while it ran).
+func (s *Service) startResolvConf(rec *Record) error {
+	if len(rec.HostConfig.DNS) > 0 || onUserNetwork(rec.HostConfig) {
+		return nil
+	}
+	path := filepath.Join(s.containerDir(rec.ID), "resolv.conf")
+	embedded := slices.ContainsFunc(rec.Extra, func(ep *gnet.Endpoint) bool { return ep.DNS })
+	old, _ := os.ReadFile(path)
+	if embedded == strings.HasPrefix(string(old), "nameserver "+gnet.EmbeddedDNS+"\n") {
+		return nil
+	}
+	text := resolvConf(rec)
+	if embedded {
+		text = embeddedResolvConf(rec.HostConfig)
+	}
+	return atomicfile.Write(path, []byte(text), 0o644)
 }
 
 func (s *Service) plugConnection(ctx context.Context, rec *Record, c Connection) (*gnet.Endpoint, error) {
@@ -112,6 +134,15 @@ func liveEndpoint(rec *Record, name string) *gnet.Endpoint {
 		}
 	}
 	return nil
+}
+
+// primaryEndpoint is the endpoint inspect shows for the network mode: eth0's,
+// or, once eth0's network was left, the one of the network now first.
+func primaryEndpoint(rec *Record, mode string) *gnet.Endpoint {
+	if ep := rec.Network; ep != nil && ep.Bridge != "" {
+		return ep
+	}
+	return liveEndpoint(rec, mode)
 }
 
 // checkConnect refuses what Docker refuses before connecting: a network

@@ -279,7 +279,7 @@ func networkSettings(rec *Record) *container.NetworkSettings {
 	if rec.Network != nil && rec.State.Running() {
 		ns.SandboxKey = rec.Network.Netns
 	}
-	if ep := liveEndpoint(rec, mode); ep != nil && rec.State.Running() {
+	if ep := primaryEndpoint(rec, mode); ep != nil && rec.State.Running() {
 		ns.SandboxID = ep.EndpointID[:64]
 		fillEndpointSettings(es, ep)
 		for _, m := range ep.Ports {
@@ -299,7 +299,9 @@ func networkSettings(rec *Record) *container.NetworkSettings {
 			es.DNSNames = append([]string{rec.Name, rec.ID[:12]}, ep.Aliases...)
 		}
 	}
-	ns.Networks[mode] = es
+	if !container.NetworkMode(mode).IsContainer() { // no endpoint of its own, as Docker's
+		ns.Networks[mode] = es
+	}
 	extraNetworkSettings(rec, ns.Networks)
 	return ns
 }
