@@ -19,7 +19,7 @@ import (
 const EmbeddedDNS = "127.0.0.11"
 
 // dnsServer answers one container's queries: names of the containers on
-// its network (name, alias, short ID), anything else forwarded to the
+// its networks (name, alias, short ID), anything else forwarded to the
 // host's resolvers. Its sockets are made inside the container's network
 // namespace, on 127.0.0.11:53, and served from the daemon.
 type dnsServer struct {
@@ -31,12 +31,14 @@ func (s *dnsServer) close() {
 	_ = s.tcp.Shutdown()
 }
 
-func (m *Manager) startDNS(id, nsPath string) (*dnsServer, error) {
+// startDNS serves a container's queries with answer, on sockets made
+// inside its namespace.
+func startDNS(nsPath string, answer func(w dns.ResponseWriter, q *dns.Msg)) (*dnsServer, error) {
 	pc, l, err := listenInNetns(nsPath, EmbeddedDNS+":53")
 	if err != nil {
 		return nil, fmt.Errorf("starting the embedded DNS server: %w", err)
 	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) { m.answer(w, q) })
+	h := dns.HandlerFunc(answer)
 	s := &dnsServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: l, Handler: h}}
 	started := make(chan struct{}, 2)
 	s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
@@ -48,11 +50,13 @@ func (m *Manager) startDNS(id, nsPath string) (*dnsServer, error) {
 	return s, nil
 }
 
-func (m *Manager) answer(w dns.ResponseWriter, q *dns.Msg) {
+// answerFrom answers a question with a container's address on one of its
+// networks, or forwards it (unless every network is --internal).
+func answerFrom(w dns.ResponseWriter, q *dns.Msg, lookup func(name string) (netip.Addr, bool), upstreams []string) {
 	if len(q.Question) == 1 {
 		question := q.Question[0]
 		name := strings.TrimSuffix(question.Name, ".")
-		if ip, ok := m.lookup(name); ok {
+		if ip, ok := lookup(name); ok {
 			r := new(dns.Msg)
 			r.SetReply(q)
 			r.Authoritative = true
@@ -64,27 +68,21 @@ func (m *Manager) answer(w dns.ResponseWriter, q *dns.Msg) {
 			return
 		}
 	}
-	m.forward(w, q)
+	forward(w, q, upstreams)
 }
 
 // forward asks the upstream resolvers in turn, from the daemon's own
 // network namespace (so a resolver on the host's loopback works too).
-func (m *Manager) forward(w dns.ResponseWriter, q *dns.Msg) {
-	var ups []string
-	if m.cfg.Upstreams != nil {
-		ups = m.cfg.Upstreams()
+func forward(w dns.ResponseWriter, q *dns.Msg, ups []string) {
+	c := &dns.Client{Timeout: 2 * time.Second}
+	if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+		c.Net = "tcp"
 	}
-	if !m.cfg.Internal {
-		c := &dns.Client{Timeout: 2 * time.Second}
-		if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
-			c.Net = "tcp"
-		}
-		for _, up := range ups {
-			r, _, err := c.ExchangeContext(context.Background(), q, net.JoinHostPort(up, "53"))
-			if err == nil && r != nil {
-				_ = w.WriteMsg(r)
-				return
-			}
+	for _, up := range ups {
+		r, _, err := c.ExchangeContext(context.Background(), q, net.JoinHostPort(up, "53"))
+		if err == nil && r != nil {
+			_ = w.WriteMsg(r)
+			return
 		}
 	}
 	r := new(dns.Msg)

@@ -66,7 +66,13 @@ type Endpoint struct {
 	Name       string        `json:"name,omitempty"`
 	Aliases    []string      `json:"aliases,omitempty"`
 	DNS        bool          `json:"dns,omitempty"` // served by the embedded DNS at 127.0.0.11
+	// Ifname is the interface inside: empty for eth0, whose endpoint owns
+	// the namespace; eth1… for a network connected to a running container.
+	Ifname string `json:"ifname,omitempty"`
 }
+
+// ownsNetns tells whether releasing the endpoint releases the namespace.
+func (ep *Endpoint) ownsNetns() bool { return ep.Ifname == "" }
 
 // AttachRequest is a container joining the default bridge.
 type AttachRequest struct {
@@ -95,8 +101,7 @@ type Manager struct {
 	mu     sync.Mutex
 	leases *leases
 	holds  *portHolds
-	active map[string]*Endpoint  // by container ID
-	dns    map[string]*dnsServer // by container ID
+	active map[string]*Endpoint // by container ID
 }
 
 // bridgeState is what survives a restart beside the leases.
@@ -125,7 +130,6 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 		netnsDir: filepath.Join(cfg.ExecRoot, "netns"),
 		holds:    newPortHolds(),
 		active:   map[string]*Endpoint{},
-		dns:      map[string]*dnsServer{},
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -233,21 +237,27 @@ func (m *Manager) NetnsPath(id string) string { return filepath.Join(m.netnsDir,
 // ports, a namespace with eth0 on the bridge, and the DNAT rules. A
 // failure undoes all of it.
 func (m *Manager) Attach(ctx context.Context, req AttachRequest) (_ *Endpoint, err error) {
+	return m.attach(ctx, req, "")
+}
+
+// attach is Attach for eth0 (ifname empty: a new namespace) or for a
+// further interface in the namespace of a running container.
+func (m *Manager) attach(ctx context.Context, req AttachRequest, ifname string) (_ *Endpoint, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.active[req.ID]; ok {
+		if ifname != "" {
+			return nil, errdefs.Forbidden("endpoint with name %s already exists in network %s", req.Name, m.name())
+		}
 		m.detachLocked(old)
 	}
 	ip, err := m.leases.allocate(req.ID, req.IP)
 	if err != nil {
 		return nil, err
 	}
-	name := m.cfg.Name
-	if name == "" {
-		name = "bridge"
-	}
 	ep := &Endpoint{
-		Network:    name,
+		Network:    m.name(),
+		Ifname:     ifname,
 		Name:       req.Name,
 		Aliases:    req.Aliases,
 		DNS:        m.cfg.DNS,
@@ -268,6 +278,13 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (_ *Endpoint, e
 		}
 	}
 	ep.MAC = mac.String()
+	if ifname != "" {
+		ep.HostVeth = vethName(ep.EndpointID)
+		if len(req.Ports) > 0 {
+			_ = m.leases.release(req.ID)
+			return nil, errdefs.Invalid("ports are published on the network a container starts with")
+		}
+	}
 	defer func() {
 		if err != nil {
 			m.detachLocked(ep)
@@ -278,19 +295,14 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (_ *Endpoint, e
 		return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w", req.Name, ep.EndpointID, err)
 	}
 	ep.Ports = ports
-	_ = removeNetns(ep.Netns) // a crashed start's
-	if err := createNetns(ep.Netns); err != nil {
-		return nil, err
-	}
-	if err := plugVeth(m.bridge, ep.HostVeth, ep.Netns, mac, netip.PrefixFrom(ip, m.subnet.Bits()), m.gateway); err != nil {
-		return nil, err
-	}
-	if ep.DNS {
-		srv, err := m.startDNS(req.ID, ep.Netns)
-		if err != nil {
+	if ep.ownsNetns() {
+		_ = removeNetns(ep.Netns) // a crashed start's
+		if err := createNetns(ep.Netns); err != nil {
 			return nil, err
 		}
-		m.dns[req.ID] = srv
+	}
+	if err := plugVeth(m.bridge, ep.HostVeth, ep.Netns, ifname, mac, netip.PrefixFrom(ip, m.subnet.Bits()), m.gateway); err != nil {
+		return nil, err
 	}
 	m.active[req.ID] = ep
 	if len(ports) > 0 {
@@ -322,12 +334,20 @@ func (m *Manager) detachLocked(ep *Endpoint) error {
 		}
 	}
 	m.holds.release(id)
-	if srv, ok := m.dns[id]; ok {
-		srv.close()
-		delete(m.dns, id)
+	errs = append(errs, unplugVeth(ep.HostVeth))
+	if ep.ownsNetns() {
+		errs = append(errs, removeNetns(ep.Netns))
 	}
-	errs = append(errs, unplugVeth(ep.HostVeth), removeNetns(ep.Netns), m.leases.release(id))
+	errs = append(errs, m.leases.release(id))
 	return errors.Join(errs...)
+}
+
+// name is the network's name in the API.
+func (m *Manager) name() string {
+	if m.cfg.Name == "" {
+		return "bridge"
+	}
+	return m.cfg.Name
 }
 
 // activePorts are the DNAT rules of every attached container.
@@ -351,12 +371,13 @@ func (m *Manager) activePorts() []activePort {
 // of those still running: it rebuilds the rules (in one transaction: none
 // doubled, none of a container that is gone), takes their host ports
 // again, and drops the leases, namespaces and veths nobody owns.
-func (m *Manager) Reconcile(ctx context.Context, running map[string]*Endpoint) error {
+func (m *Manager) Reconcile(ctx context.Context, running map[string][]*Endpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	for id, ep := range running {
-		if ep == nil || ep.Bridge != m.cfg.Bridge {
+	for id, eps := range running {
+		ep := m.endpointOf(eps)
+		if ep == nil {
 			continue
 		}
 		m.active[id] = ep
@@ -370,13 +391,6 @@ func (m *Manager) Reconcile(ctx context.Context, running map[string]*Endpoint) e
 				continue
 			}
 			m.holds.hold(id, portKey{p.Proto, p.HostIP, p.HostPort}, c)
-		}
-		if ep.DNS {
-			if srv, err := m.startDNS(id, ep.Netns); err != nil {
-				m.log.Warn("starting a container's DNS server again", "id", id, "err", err)
-			} else {
-				m.dns[id] = srv
-			}
 		}
 	}
 	for id := range m.leases.ByOwner {
@@ -397,6 +411,16 @@ func (m *Manager) Reconcile(ctx context.Context, running map[string]*Endpoint) e
 		}
 	}
 	return m.fw.rebuild(m.activePorts())
+}
+
+// endpointOf is the one of a container's endpoints on this bridge.
+func (m *Manager) endpointOf(eps []*Endpoint) *Endpoint {
+	for _, ep := range eps {
+		if ep != nil && ep.Bridge == m.cfg.Bridge {
+			return ep
+		}
+	}
+	return nil
 }
 
 // vethName is the host side of a container's pair: "veth" and 11

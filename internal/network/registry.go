@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -44,6 +45,7 @@ type Registry struct {
 	user map[string]*userNet // by ID
 	// Event is told of network create and destroy.
 	Event func(action, id, name string)
+	dns   resolvers
 }
 
 type userNet struct {
@@ -178,40 +180,15 @@ func (r *Registry) manager(name string) (*Manager, error) {
 	return u.m, nil
 }
 
-// Attach puts a container on its network.
-func (r *Registry) Attach(ctx context.Context, req AttachRequest) (*Endpoint, error) {
-	m, err := r.manager(req.Network)
-	if err != nil {
-		return nil, err
+func (r *Registry) log() *slog.Logger {
+	if r.cfg.Log != nil {
+		return r.cfg.Log
 	}
-	if m == r.def && (req.IP.IsValid() || len(req.Aliases) > 0) {
-		return nil, errdefs.Invalid("user specified IP address is supported on user defined networks only")
-	}
-	return m.Attach(ctx, req)
-}
-
-// Detach takes a container off the bridge its endpoint is on.
-func (r *Registry) Detach(ctx context.Context, ep *Endpoint) error {
-	if ep == nil {
-		return nil
-	}
-	r.mu.Lock()
-	var m *Manager
-	for _, x := range r.managers() {
-		if x.cfg.Bridge == ep.Bridge {
-			m = x
-		}
-	}
-	r.mu.Unlock()
-	if m == nil {
-		// Its network is gone: only the namespace and veth remain.
-		return errors.Join(unplugVeth(ep.HostVeth), removeNetns(ep.Netns))
-	}
-	return m.Detach(ctx, ep)
+	return slog.Default()
 }
 
 // Reconcile hands each bridge the endpoints of its running containers.
-func (r *Registry) Reconcile(ctx context.Context, running map[string]*Endpoint) error {
+func (r *Registry) Reconcile(ctx context.Context, running map[string][]*Endpoint) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The namespaces no running container is in (a crash's) go.
@@ -228,6 +205,17 @@ func (r *Registry) Reconcile(ctx context.Context, running map[string]*Endpoint) 
 	for _, m := range r.managers() {
 		m.fw.others = others
 		errs = append(errs, m.Reconcile(ctx, running))
+	}
+	// The DNS servers lived in the last daemon: serve each namespace again.
+	for id, eps := range running {
+		for _, ep := range eps {
+			if ep != nil && ep.DNS {
+				if err := r.serveDNS(id, ep); err != nil {
+					r.log().Warn("starting a container's DNS server again", "id", id, "err", err)
+				}
+				break
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

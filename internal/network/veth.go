@@ -11,10 +11,14 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// plugVeth makes a veth pair: hostName on the bridge, its peer eth0 made
-// straight inside the namespace at nsPath, with the address, the default
-// route through the gateway, and lo up.
-func plugVeth(bridge netlink.Link, hostName, nsPath string, mac net.HardwareAddr, addr netip.Prefix, gw netip.Addr) error {
+// plugVeth makes a veth pair: hostName on the bridge, its peer ifname
+// (eth0, or eth1… for a network connected later) made straight inside the
+// namespace at nsPath, with the address and lo up; the first interface
+// also gets the default route through the gateway.
+func plugVeth(bridge netlink.Link, hostName, nsPath, ifname string, mac net.HardwareAddr, addr netip.Prefix, gw netip.Addr) error {
+	if ifname == "" {
+		ifname = "eth0"
+	}
 	ns, err := os.Open(nsPath)
 	if err != nil {
 		return err
@@ -22,7 +26,7 @@ func plugVeth(bridge netlink.Link, hostName, nsPath string, mac net.HardwareAddr
 	defer ns.Close()
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.LinkAttrs{Name: hostName, MasterIndex: bridge.Attrs().Index, MTU: bridge.Attrs().MTU, TxQLen: -1},
-		PeerName:         "eth0",
+		PeerName:         ifname,
 		PeerHardwareAddr: mac,
 		PeerNamespace:    netlink.NsFd(int(ns.Fd())),
 	}
@@ -50,7 +54,7 @@ func plugVeth(bridge netlink.Link, hostName, nsPath string, mac net.HardwareAddr
 	if err := h.LinkSetUp(lo); err != nil {
 		return err
 	}
-	eth0, err := h.LinkByName("eth0")
+	eth0, err := h.LinkByName(ifname)
 	if err != nil {
 		return err
 	}
@@ -59,6 +63,10 @@ func plugVeth(bridge netlink.Link, hostName, nsPath string, mac net.HardwareAddr
 	}
 	if err := h.LinkSetUp(eth0); err != nil {
 		return err
+	}
+	if ifname != "eth0" {
+		ok = true
+		return nil
 	}
 	gwIP := gw.As4()
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(gwIP[:])}); err != nil {

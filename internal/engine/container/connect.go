@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -10,11 +9,9 @@ import (
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
 
-// A gantry container has one network. Before it runs it may be moved:
-// disconnected from its network and connected to one (with aliases and an
-// address there), which is what Compose does between create and start to
-// give a service its names. A running container keeps the network it
-// started with; connecting it to a second one is refused in one line.
+// A container is moved between networks before it runs (what Compose does
+// between create and start to give a service its names) and connected to
+// further networks before or while it runs (hotplug.go).
 
 // ConnectNetwork is POST /networks/{id}/connect for one container.
 func (s *Service) ConnectNetwork(ctx context.Context, ref, networkRef string, es *network.EndpointSettings) error {
@@ -29,12 +26,14 @@ func (s *Service) ConnectNetwork(ctx context.Context, ref, networkRef string, es
 	switch {
 	case current == "host" || name == "host":
 		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
-	case rec.State.Running() && same:
+	case rec.State.Running() || (!same && !rec.NetworkDisconnected && current != "none"):
+		// A further network (hotplug.go), at once when it runs.
+		if err := checkConnect(rec, name); err != nil {
+			return err
+		}
+		return s.connectFurther(ctx, e, name, es)
+	case connected(rec, name):
 		return errdefs.Forbidden("endpoint with name %s already exists in network %s", rec.Name, name)
-	case rec.State.Running():
-		return errdefs.Invalid("connecting a running container to a second network is not supported yet: gantry's containers have one network; create it with --network %s", name)
-	case !same && !rec.NetworkDisconnected && current != "none":
-		return errdefs.Invalid("container %s is connected to %s: gantry's containers have one network; disconnect it first (network disconnect %s %s)", rec.Name, current, current, rec.Name)
 	}
 	hc := *rec.HostConfig
 	hc.NetworkMode = container.NetworkMode(name)
@@ -60,20 +59,15 @@ func (s *Service) DisconnectNetwork(ctx context.Context, ref, networkRef string,
 	defer e.mu.Unlock()
 	rec := &e.rec
 	current := string(rec.HostConfig.NetworkMode)
-	same := onNetwork(rec.HostConfig, name)
 	switch {
 	case current == "host" || name == "host":
 		return errdefs.Forbidden("container cannot be disconnected from host network or connected to host network")
-	case !same || rec.NetworkDisconnected:
+	case !connected(rec, name):
 		return errdefs.Forbidden("container %s is not connected to network %s", rec.ID, name)
 	case rec.State.Running():
-		return errdefs.Invalid("disconnecting a running container from its network is not supported yet: gantry's containers keep the network they started with")
+		return s.disconnectRunning(ctx, e, name, force)
 	}
-	// Started like this, it has loopback only, as Docker's container
-	// without networks.
-	rec.HostConfig.NetworkMode = "none"
-	rec.NetworkDisconnected = true
-	rec.IP, rec.Aliases = netip.Addr{}, nil
+	forgetConnection(rec, name)
 	return s.persist(e)
 }
 

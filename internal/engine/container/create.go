@@ -66,7 +66,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 	if err := s.checkNetwork(merged, hc); err != nil {
 		return "", nil, err
 	}
+	if err := checkJoinedOptions(cfg, hc); err != nil {
+		return "", nil, err
+	}
 	mac, ip, aliases, err := endpointOptions(hc, req.Networking)
+	if err != nil {
+		return "", nil, err
+	}
+	connections, err := s.connectionsAtCreate(hc, req.Networking)
 	if err != nil {
 		return "", nil, err
 	}
@@ -96,6 +103,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (id string, war
 		IP:         ip,
 		Aliases:    aliases,
 	}
+	rec.Connections = connections
 	if n := len(img.Layers); n > 0 {
 		rec.Layer = img.Layers[n-1]
 	}

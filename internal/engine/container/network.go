@@ -23,7 +23,7 @@ import (
 type Network interface {
 	Attach(ctx context.Context, req gnet.AttachRequest) (*gnet.Endpoint, error)
 	Detach(ctx context.Context, ep *gnet.Endpoint) error
-	Reconcile(ctx context.Context, running map[string]*gnet.Endpoint) error
+	Reconcile(ctx context.Context, running map[string][]*gnet.Endpoint) error
 	Gateway() netip.Addr
 	// Known is the name of a network mode's network, or why it cannot be used.
 	Known(mode string) (string, error)
@@ -46,7 +46,7 @@ func onUserNetwork(hc *container.HostConfig) bool {
 func (s *Service) checkNetworkMode(hc *container.HostConfig) error {
 	mode := string(hc.NetworkMode)
 	if strings.HasPrefix(mode, "container:") {
-		return errdefs.Invalid("network mode %q is not supported yet: gantry runs containers with --network bridge, host, none or a network of `network create`", mode)
+		return s.checkJoinedTarget(mode)
 	}
 	if s.cfg.Network == nil {
 		if onUserNetwork(hc) {
@@ -81,8 +81,8 @@ func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (ma
 		if es == nil {
 			continue
 		}
-		if name != string(hc.NetworkMode) && name != "default" && !(name == "bridge" && onBridge(hc)) {
-			return "", ip, nil, errdefs.Invalid("Container cannot be connected to network endpoints: %s: gantry's containers have one network", name)
+		if !isPrimaryEndpoint(hc, name) {
+			continue // a further network (connectionsAtCreate)
 		}
 		if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
 			if !onUserNetwork(hc) {
@@ -110,6 +110,9 @@ func endpointOptions(hc *container.HostConfig, nc *network.NetworkingConfig) (ma
 // writes its /etc/hosts with the address.
 func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 	rec.Network = nil
+	if err := s.joinNetwork(rec); err != nil {
+		return err
+	}
 	if s.cfg.Network == nil || !onBridge(rec.HostConfig) {
 		return nil
 	}
@@ -123,6 +126,10 @@ func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 		return err
 	}
 	rec.Network = ep
+	if err := s.plugConnections(ctx, rec); err != nil {
+		s.detachNetwork(rec)
+		return err
+	}
 	if err := atomicfile.Write(filepath.Join(s.containerDir(rec.ID), "hosts"), []byte(s.hostsFile(rec)), 0o644); err != nil {
 		s.detachNetwork(rec)
 		return err
@@ -145,6 +152,7 @@ func (s *Service) detachNetwork(rec *Record) {
 	if rec.Network == nil || s.cfg.Network == nil {
 		return
 	}
+	s.unplugConnections(rec)
 	if err := s.cfg.Network.Detach(context.Background(), rec.Network); err != nil {
 		s.log.Warn("releasing a container's network", "id", rec.ID, "err", err)
 	}
@@ -158,11 +166,11 @@ func (s *Service) reconcileNetwork(ctx context.Context) error {
 	if s.cfg.Network == nil {
 		return nil
 	}
-	running := map[string]*gnet.Endpoint{}
+	running := map[string][]*gnet.Endpoint{}
 	for _, e := range s.all() {
 		e.mu.Lock()
 		if e.rec.State.Running() && e.rec.Network != nil {
-			running[e.rec.ID] = e.rec.Network
+			running[e.rec.ID] = runningEndpoints(&e.rec)
 		}
 		e.mu.Unlock()
 	}
@@ -189,8 +197,10 @@ func (s *Service) hostsFile(rec *Record) string {
 		b.WriteString(ip + "\t" + name + "\n")
 	}
 	switch {
-	case rec.Network != nil:
-		b.WriteString(rec.Network.IP.String() + "\t" + rec.Config.Hostname + "\n")
+	case rec.Network != nil && rec.Network.IP.IsValid():
+		b.WriteString(rec.Network.IP.String() + "\t" + rec.Config.Hostname + "\n" + extraHostsLines(rec))
+	case len(rec.Extra) > 0:
+		b.WriteString(extraHostsLines(rec))
 	case rec.HostConfig.NetworkMode != "host":
 		b.WriteString("127.0.1.1\t" + rec.Config.Hostname + "\n")
 	}
@@ -237,8 +247,9 @@ func (s *Service) UsesNetwork(name string) bool {
 	for _, e := range s.all() {
 		e.mu.Lock()
 		mode := string(e.rec.HostConfig.NetworkMode)
+		uses := mode == name || slices.ContainsFunc(e.rec.Connections, func(c Connection) bool { return c.Network == name })
 		e.mu.Unlock()
-		if mode == name {
+		if uses {
 			return true
 		}
 	}
@@ -265,14 +276,12 @@ func networkSettings(rec *Record) *container.NetworkSettings {
 		mode = "bridge"
 	}
 	es := &network.EndpointSettings{}
-	if ep := rec.Network; ep != nil && rec.State.Running() {
-		ns.SandboxKey = ep.Netns
+	if rec.Network != nil && rec.State.Running() {
+		ns.SandboxKey = rec.Network.Netns
+	}
+	if ep := primaryEndpoint(rec, mode); ep != nil && rec.State.Running() {
 		ns.SandboxID = ep.EndpointID[:64]
-		es.NetworkID, es.EndpointID = ep.NetworkID, ep.EndpointID
-		es.Gateway, es.IPAddress, es.IPPrefixLen = ep.Gateway, ep.IP, ep.PrefixLen
-		if mac, err := net.ParseMAC(ep.MAC); err == nil {
-			es.MacAddress = network.HardwareAddr(mac)
-		}
+		fillEndpointSettings(es, ep)
 		for _, m := range ep.Ports {
 			p, ok := network.PortFrom(m.ContainerPort, network.IPProtocol(m.Proto))
 			if !ok {
@@ -290,7 +299,10 @@ func networkSettings(rec *Record) *container.NetworkSettings {
 			es.DNSNames = append([]string{rec.Name, rec.ID[:12]}, ep.Aliases...)
 		}
 	}
-	ns.Networks[mode] = es
+	if !container.NetworkMode(mode).IsContainer() { // no endpoint of its own, as Docker's
+		ns.Networks[mode] = es
+	}
+	extraNetworkSettings(rec, ns.Networks)
 	return ns
 }
 

@@ -49,6 +49,12 @@ type Record struct {
 	// NetworkDisconnected is set by `network disconnect` of a container
 	// that is not running; it runs with loopback only until a connect.
 	NetworkDisconnected bool `json:"networkDisconnected,omitempty"`
+	// Connections are the networks connected beyond the first; Extra are
+	// their endpoints while it runs (hotplug.go).
+	Connections []Connection        `json:"connections,omitempty"`
+	Extra       []*network.Endpoint `json:"extraNetworks,omitempty"`
+	// Joined is the container whose network it shares (joined.go).
+	Joined *Joined `json:"joined,omitempty"`
 }
 
 // State is a container's place in Docker's state machine.

@@ -123,6 +123,9 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		if rec.Network != nil {
 			netns.Path = rec.Network.Netns // made and configured by the daemon
 		}
+		if j := rec.Joined; j != nil { // --network container: (joined.go)
+			netns.Path, spec.Hostname, dir = j.Netns, j.Hostname, s.containerDir(j.ID)
+		}
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, netns)
 	}
 	if cgroupV2() {
