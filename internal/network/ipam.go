@@ -11,8 +11,10 @@ import (
 )
 
 // leases are the addresses of a subnet given to containers, kept in a
-// file written atomically on every change so that a crash loses none and
-// the next start can release those of containers that are gone.
+// file written atomically on every change so that a crash of the daemon
+// loses none and the next start can release those of containers that are
+// gone. It is not synced to disk: a lease is held by a running container,
+// and after a crash of the machine none runs (the next start drops them).
 type leases struct {
 	path    string
 	Subnet  netip.Prefix          `json:"subnet"`
@@ -44,7 +46,7 @@ func (l *leases) save() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(l.path, data, 0o600)
+	return atomicfile.WriteUnsynced(l.path, data, 0o600)
 }
 
 // allocate gives owner an address: want if set and free, else the lowest
