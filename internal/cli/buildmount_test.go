@@ -218,3 +218,57 @@ func TestBuildOutput(t *testing.T) {
 	}
 	bldCheckClean(t, g)
 }
+
+// COPY --parents keeps the sources' directories (from a "/./" pivot when
+// the source has one); COPY/ADD --exclude leave out what the patterns
+// name, and a change to an excluded file misses no cache.
+func TestBuildCopyParentsExclude(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	ctx := bldContext(t, map[string]string{
+		"Dockerfile": `FROM busybox AS src
+COPY --parents x/a.txt y/*.txt /p1/
+COPY --parents ./x/./deep/b.txt /p2/
+COPY --parents x/deep /p3/
+COPY --exclude=**/*.md --exclude=deep docs/ /docs/
+ADD --exclude=skip* hom* /home1/
+FROM busybox
+COPY --from=src --parents --exclude=*.md /docs/./sub /fromsrc/
+`,
+		"x/a.txt":        "xa",
+		"x/deep/b.txt":   "xb",
+		"y/a.txt":        "ya",
+		"y/c.txt":        "yc",
+		"docs/readme.md": "md",
+		"docs/guide.txt": "guide",
+		"docs/sub/n.md":  "md",
+		"docs/sub/n.txt": "n",
+		"docs/deep/z":    "z",
+		"home.txt":       "home",
+		"homer":          "homer",
+		"skip-home":      "no",
+	})
+	g.MustGantry("build", "--target", "src", "-t", "cpf:src", ctx)
+	got := g.MustGantry("run", "--rm", "cpf:src", "sh", "-c", "cd / && find /p1 /p2 /p3 /docs /home1 -type f | sort")
+	want := "/docs/guide.txt\n/docs/sub/n.txt\n/home1/home.txt\n/home1/homer\n/p1/x/a.txt\n/p1/y/a.txt\n/p1/y/c.txt\n/p2/deep/b.txt\n/p3/x/deep/b.txt\n"
+	if got != want {
+		t.Errorf("files:\n%s\nwant:\n%s", got, want)
+	}
+	g.MustGantry("build", "-t", "cpf:2", ctx)
+	if got := g.MustGantry("run", "--rm", "cpf:2", "find", "/fromsrc", "-type", "f"); strings.TrimSpace(got) != "/fromsrc/sub/n.txt" {
+		t.Errorf("COPY --from --parents --exclude: %q", got)
+	}
+	os.WriteFile(filepath.Join(ctx, "docs", "readme.md"), []byte("changed"), 0o644)
+	if out := g.MustGantry("build", "--progress=plain", "--target", "src", "-t", "cpf:src", ctx); strings.Contains(out, "cache miss") {
+		t.Errorf("an excluded file's change missed the cache:\n%s", out)
+	}
+	os.WriteFile(filepath.Join(ctx, "docs", "guide.txt"), []byte("changed"), 0o644)
+	if out := g.MustGantry("build", "--progress=plain", "--target", "src", "-t", "cpf:src", ctx); !strings.Contains(out, "cache miss: docs/guide.txt changed") {
+		t.Errorf("a copied file's change was not seen:\n%s", out)
+	}
+	bad := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nADD --parents a /b/\n", "a": "a"})
+	if res := g.Gantry("build", bad); res.Code == 0 || !strings.Contains(res.Stderr, "unknown flag: parents") {
+		t.Errorf("ADD --parents: %d %q", res.Code, res.Stderr)
+	}
+	bldCheckClean(t, g)
+}
