@@ -200,11 +200,14 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 	}
 	var id string
 	var quietOut strings.Builder
+	prog := newBuildProgress(o.progress, out)
 	for m, err := range stream.JSONMessages(ctx) {
 		if err != nil {
+			prog.Close(true)
 			return err
 		}
 		if m.Error != nil {
+			prog.Close(true)
 			if o.quiet && quietOut.Len() > 0 {
 				fmt.Fprint(cmd.ErrOrStderr(), quietOut.String())
 			}
@@ -227,9 +230,10 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 				quietOut.WriteString(m.Stream)
 				continue
 			}
-			fmt.Fprint(out, m.Stream)
+			prog.Write(m.Stream)
 		}
 	}
+	prog.Close(id == "")
 	if id == "" {
 		return errors.New("the build ended without an image ID")
 	}

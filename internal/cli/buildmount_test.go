@@ -1,11 +1,14 @@
 package cli_test
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 
 	"github.com/gantry-dev/gantry/internal/fixture"
 )
@@ -271,4 +274,48 @@ COPY --from=src --parents --exclude=*.md /docs/./sub /fromsrc/
 		t.Errorf("ADD --parents: %d %q", res.Code, res.Stderr)
 	}
 	bldCheckClean(t, g)
+}
+
+// --progress tty (and auto on a terminal): BuildKit's kind of display,
+// steps with their times, a finished step's output collapsed, a failed
+// step's kept; plain stays the daemon's text.
+func TestBuildProgressTTY(t *testing.T) {
+	g := fixture.NewDaemon(t)
+	g.Busybox()
+	ctx := bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hello-out\nRUN echo second\n"})
+	g.MustGantry("build", "-t", "tty:1", ctx)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo hello-out\nRUN echo second-changed\n"), 0o644)
+	out := g.MustGantry("build", "--progress", "tty", "-t", "tty:1", ctx)
+	final := out[strings.LastIndex(out, "[+] Building"):]
+	for _, want := range []string{"FINISHED", " => [1/3] FROM busybox", " => CACHED [2/3] RUN echo hello-out", " => [3/3] RUN echo second-changed", "(cache miss: not built before)", "Successfully tagged tty:1"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final frame lacks %q:\n%s", want, final)
+		}
+	}
+	if strings.Contains(final, "=> => # second-changed") {
+		t.Errorf("a finished step's output is not collapsed:\n%s", final)
+	}
+	if !strings.Contains(out, "\x1b[") {
+		t.Error("no cursor movement: not redrawn in place")
+	}
+	res := g.Gantry("build", "--progress", "tty", bldContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo last-words; exit 3\n"}))
+	if res.Code == 0 || !strings.Contains(res.Stdout, "=> => # last-words") || !strings.Contains(res.Stderr, "returned a non-zero code: 3") {
+		t.Errorf("failed step: %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	// auto on a terminal is tty.
+	cmd := g.GantryCommand("build", "-t", "tty:1", ctx)
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(f)
+	cmd.Wait()
+	f.Close()
+	if !strings.Contains(string(raw), "[+] Building") {
+		t.Errorf("auto on a terminal:\n%s", raw)
+	}
+	// plain is unchanged.
+	if out := g.MustGantry("build", "--progress", "plain", "-t", "tty:1", ctx); !strings.Contains(out, "Step 2/3 : RUN echo hello-out\n ---> CACHED\n") {
+		t.Errorf("plain:\n%s", out)
+	}
 }
