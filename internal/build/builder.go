@@ -200,7 +200,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		// What ran is cache even when a later step failed.
 		_ = run.flush(context.WithoutCancel(ctx))
-		return nil, err
+		return nil, b.explainNoSpace(err)
 	}
 	if len(st.img.RootFS.DiffIDs) == 0 && st.img.RootFS.Type == "" {
 		st.img.RootFS.Type = "layers"
@@ -215,7 +215,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 		if len(also) > 0 {
 			_ = b.images.Metadata(context.WithoutCancel(ctx), true, also[0])
 		}
-		return nil, err
+		return nil, b.explainNoSpace(err)
 	}
 	return &Result{ID: id}, nil
 }

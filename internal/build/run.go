@@ -94,7 +94,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 				msg += "\n" + t
 			}
 		}
-		return &StepError{Msg: msg, Code: code}
+		return &StepError{Msg: msg, Code: code, Output: tail.String()}
 	}
 	defer upper.Abort()
 	// The mount points the runtime made for --mount targets are not the
@@ -122,8 +122,9 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 // StepError is a RUN whose command failed: Docker's message and the exit
 // code.
 type StepError struct {
-	Msg  string
-	Code int
+	Msg    string
+	Code   int
+	Output string // its last lines
 }
 
 func (e *StepError) Error() string { return e.Msg }
