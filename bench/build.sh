@@ -75,7 +75,7 @@ bench() { # name, prepare, command template (@ is the engine), context
   row "$name" "${files[@]}"
 }
 bench build-cold true "@ build -q --no-cache -t benchcold:1 $app"
-for e in "${engines[@]}"; do $e build -q -t bench20k:1 "$big" >/dev/null; done
+for e in "${engines[@]}"; do $e build -q -t bench20k:1 "$big" >/dev/null 2>&1; done
 bench ctx20k-warm true "@ build -q -t bench20k:1 $big"
 bench ctx20k-edit "sh -c 'date +%s%N > $big/d100/f050.dat'" "@ build -q -t bench20k:1 $big"
 for e in "${engines[@]}"; do $e rmi -f benchcold:1 bench20k:1 >/dev/null 2>&1; done

@@ -200,7 +200,11 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 	}
 	var id string
 	var quietOut strings.Builder
-	prog := newBuildProgress(o.progress, out)
+	mode := o.progress
+	if o.quiet {
+		mode = "plain" // nothing to draw
+	}
+	prog := newBuildProgress(mode, out)
 	for m, err := range stream.JSONMessages(ctx) {
 		if err != nil {
 			prog.Close(true)

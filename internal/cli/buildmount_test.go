@@ -79,6 +79,15 @@ RUN --mount=type=secret,id=absent echo optional-ok
 	if res := g.Gantry("build", "-t", "bad:1", bad); res.Code == 0 || !strings.Contains(res.Stderr, "secret nope not found") {
 		t.Errorf("required secret missing: exit %d, %q", res.Code, res.Stderr)
 	}
+	// The docker CLI's classic builder has no way to pass one: said so.
+	if _, err := exec.LookPath("docker"); err == nil {
+		cmd := g.DockerCommand("build", "-t", "bad:1", bad)
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "the docker CLI's classic builder cannot pass secrets") {
+			t.Errorf("docker build with a required secret: %v\n%s", err, out)
+		}
+	}
 	// A secret file that does not exist.
 	if res := g.Gantry("build", "-t", "bad:1", "--secret", "id=x,src=/nonexistent/secret", bad); res.Code == 0 || !strings.Contains(res.Stderr, "secret x: open /nonexistent/secret: no such file or directory") {
 		t.Errorf("missing secret file: exit %d, %q", res.Code, res.Stderr)
