@@ -97,7 +97,9 @@ func New(images Images, runner Runner, tmpDir string) *Builder {
 			}
 		}
 	}
-	return &Builder{images: images, runner: runner, tmpDir: tmpDir}
+	b := &Builder{images: images, runner: runner, tmpDir: tmpDir}
+	b.clearRunMounts()
+	return b
 }
 
 // Options are a build's.
@@ -113,7 +115,9 @@ type Options struct {
 	Pull           bool
 	NetworkMode    string
 	Quiet          bool
-	Out            io.Writer // progress text, as Docker's classic builder prints it
+	Out            io.Writer         // progress text, as Docker's classic builder prints it
+	Secrets        map[string][]byte // RUN --mount=type=secret, by id
+	NoCacheFilter  []string          // stages whose steps miss the cache
 }
 
 // Result is a finished build.
@@ -174,6 +178,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer bctx.Close()
 	run := &buildRun{b: b, o: o, df: df, ctx: bctx, done: map[int]*stageState{}, out: o.Out}
+	if err := run.checkNoCacheFilter(); err != nil {
+		return nil, err
+	}
 	if v, ok := o.BuildArgs["SOURCE_DATE_EPOCH"]; ok && v != nil && *v != "" {
 		sec, err := strconv.ParseInt(*v, 10, 64)
 		if err != nil || sec < 0 {
@@ -193,7 +200,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		// What ran is cache even when a later step failed.
 		_ = run.flush(context.WithoutCancel(ctx))
-		return nil, err
+		return nil, b.explainNoSpace(err)
 	}
 	if len(st.img.RootFS.DiffIDs) == 0 && st.img.RootFS.Type == "" {
 		st.img.RootFS.Type = "layers"
@@ -208,7 +215,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 		if len(also) > 0 {
 			_ = b.images.Metadata(context.WithoutCancel(ctx), true, also[0])
 		}
-		return nil, err
+		return nil, b.explainNoSpace(err)
 	}
 	return &Result{ID: id}, nil
 }
@@ -331,6 +338,7 @@ func (r *buildRun) stageOrder(target int, meta *argScope) ([]int, error) {
 					deps = append(deps, from)
 				}
 			}
+			deps = append(deps, mountFroms(c)...)
 		}
 		for _, d := range deps {
 			if j, ok := r.stageIndex(d, i); ok {

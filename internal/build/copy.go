@@ -24,23 +24,26 @@ import (
 // copyPlan is a COPY or ADD worked out before it runs: its sources and
 // their checksum (the cache key needs it).
 type copyPlan struct {
-	sources  []copySource
-	dest     string
-	destDir  bool
-	fromKey  string // --from: the stage key or image ID
-	fromRefs []string
-	fromSt   *stageState // --from a stage
-	fromImg  *baseImg
-	heredocs []heredocFile
-	urls     []urlFile
-	sum      string
-	files    map[string]string
+	sources   []copySource
+	dest      string
+	destDir   bool
+	fromKey   string // --from: the stage key or image ID
+	fromRefs  []string
+	fromWords []string // the sources as written (--parents' pivot)
+	flags     *copyFlags
+	fromSt    *stageState // --from a stage
+	fromImg   *baseImg
+	heredocs  []heredocFile
+	urls      []urlFile
+	sum       string
+	files     map[string]string
 }
 
 type copySource struct {
 	rel   string
 	isDir bool
 	files []ctxFile
+	keep  string // --parents: the path recreated under the destination
 }
 
 // urlFile is an ADD of a URL, downloaded while planning (its content is
@@ -58,13 +61,11 @@ type heredocFile struct {
 // them.
 func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*copyPlan, error) {
 	upper := strings.ToUpper(c.Name)
-	if _, ok := c.flag("parents"); ok {
-		return nil, errdefs.Invalid("dockerfile line %d: %s --parents is not supported by gantry's builder yet", c.Line, upper)
-	}
-	if _, ok := c.flag("exclude"); ok {
-		return nil, errdefs.Invalid("dockerfile line %d: %s --exclude is not supported by gantry's builder yet", c.Line, upper)
-	}
 	env := st.env()
+	flags, err := r.copyFlagsOf(c, env)
+	if err != nil {
+		return nil, err
+	}
 	var words []string
 	for _, w := range nodeWords(c.Node) {
 		if strings.HasPrefix(w, "<<") && len(c.Node.Heredocs) > 0 {
@@ -80,10 +81,10 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 	if len(words) < 2 {
 		return nil, parseError(c.Line, "%s requires at least two arguments, but only one was provided. Destination could not be determined", upper)
 	}
-	p := &copyPlan{files: map[string]string{}}
+	p := &copyPlan{files: map[string]string{}, flags: flags}
 	dest := words[len(words)-1]
 	srcs := words[:len(words)-1]
-	p.destDir = strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "." || len(srcs) > 1
+	p.destDir = strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "." || len(srcs) > 1 || flags.parents
 	if !path.IsAbs(dest) {
 		wd := st.img.Config.WorkingDir
 		if wd == "" {
@@ -124,6 +125,7 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 				return nil, err
 			}
 			p.fromRefs = append(p.fromRefs, clean)
+			p.fromWords = append(p.fromWords, s)
 		}
 		if len(srcs) == 1 && hasWildcard(srcs[0]) {
 			p.destDir = true
@@ -172,7 +174,9 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 				return nil, err
 			}
 			info, _ := r.ctx.root.Lstat(rel)
-			src := copySource{rel: rel, isDir: info != nil && info.IsDir(), files: files}
+			isDir := info != nil && info.IsDir()
+			files = flags.filter(rel, isDir, files)
+			src := copySource{rel: rel, isDir: isDir, files: files, keep: flags.kept(s, rel)}
 			p.sources = append(p.sources, src)
 			for _, f := range files {
 				ctxPath := path.Join(rel, f.dst)
@@ -180,7 +184,7 @@ func (r *buildRun) planCopy(ctx context.Context, st *stageState, c *Command) (*c
 					ctxPath = rel
 				}
 				p.files[ctxPath] = f.digest
-				fmt.Fprintf(h, "%s\x00%s\x00%s\n", rel, f.dst, f.digest)
+				fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", rel, src.keep, f.dst, f.digest)
 			}
 		}
 	}
@@ -321,11 +325,16 @@ func (r *buildRun) copySources(ctx context.Context, w *treeWriter, src *buildCon
 	destDir := p.destDir || w.isDir(p.dest)
 	for _, s := range sources {
 		base := p.dest
-		if !s.isDir && destDir {
+		dirBase := p.dest
+		switch {
+		case s.keep != "":
+			base = path.Join(p.dest, s.keep)
+			dirBase = base
+		case !s.isDir && destDir:
 			base = path.Join(p.dest, path.Base(s.rel))
 		}
 		if s.isDir {
-			if err := w.mkdirAll(p.dest, true); err != nil {
+			if err := w.mkdirAll(dirBase, true); err != nil {
 				return err
 			}
 		}
@@ -336,7 +345,7 @@ func (r *buildRun) copySources(ctx context.Context, w *treeWriter, src *buildCon
 			dst := base
 			srcPath := s.rel
 			if s.isDir {
-				dst = path.Join(p.dest, f.dst)
+				dst = path.Join(dirBase, f.dst)
 				srcPath = path.Join(s.rel, f.dst)
 			}
 			if add && !s.isDir && f.info.Mode().IsRegular() {
@@ -395,7 +404,7 @@ func (r *buildRun) copyFrom(ctx context.Context, w *treeWriter, p *copyPlan) err
 	}
 	defer src.Close()
 	var sources []copySource
-	for _, ref := range p.fromRefs {
+	for i, ref := range p.fromRefs {
 		rels, err := src.resolveSources(ref)
 		if err != nil {
 			return fmt.Errorf("COPY --from failed: %w", stripCopyFailed(err))
@@ -406,7 +415,9 @@ func (r *buildRun) copyFrom(ctx context.Context, w *treeWriter, p *copyPlan) err
 				return err
 			}
 			info, _ := src.root.Lstat(rel)
-			sources = append(sources, copySource{rel: rel, isDir: info != nil && info.IsDir(), files: files})
+			isDir := info != nil && info.IsDir()
+			files = p.flags.filter(rel, isDir, files)
+			sources = append(sources, copySource{rel: rel, isDir: isDir, files: files, keep: p.flags.kept(p.fromWords[i], rel)})
 		}
 	}
 	// Files from an image keep their owners unless --chown says otherwise.

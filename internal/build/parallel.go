@@ -27,6 +27,11 @@ func (r *buildRun) stageDeps(order []int, meta *argScope) map[int][]int {
 					}
 				}
 			}
+			for _, from := range mountFroms(c) {
+				if x, err := meta.expand(r.df, from); err == nil {
+					refs = append(refs, x)
+				}
+			}
 		}
 		for _, ref := range refs {
 			if j, ok := r.stageIndex(ref, i); ok {

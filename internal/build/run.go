@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -20,10 +17,11 @@ import (
 // run is RUN: the command in a throw-away container on top of the stage's
 // layers; its writable layer becomes the step's layer.
 func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
-	binds, tmpfs, err := r.runMounts(st, c)
+	mounts, err := r.runMounts(ctx, st, c)
 	if err != nil {
 		return err
 	}
+	defer mounts.release()
 	if _, ok := c.flag("security"); ok {
 		return errdefs.Invalid("dockerfile line %d: RUN --security is not supported", c.Line)
 	}
@@ -59,6 +57,7 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 			env = mergeEnv([]string{k + "=" + *v}, env)
 		}
 	}
+	env = mergeEnv(env, mounts.env)
 	tail := &tailBuffer{max: 4096}
 	out := io.MultiWriter(st.out, tail)
 	cfg := &container.Config{
@@ -82,8 +81,8 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 		Config:      cfg,
 		NetworkMode: network,
 		Output:      out,
-		Binds:       binds,
-		Tmpfs:       tmpfs,
+		Binds:       mounts.binds,
+		Tmpfs:       mounts.tmpfs,
 	})
 	if err != nil {
 		return err
@@ -95,9 +94,14 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 				msg += "\n" + t
 			}
 		}
-		return &StepError{Msg: msg, Code: code}
+		return &StepError{Msg: msg, Code: code, Output: tail.String()}
 	}
 	defer upper.Abort()
+	// The mount points the runtime made for --mount targets are not the
+	// command's work: they stay out of the layer, as BuildKit leaves them.
+	if err := r.removeMountStubs(upper.Dir, chains, mounts.targets); err != nil {
+		return err
+	}
 	if err := clampTimes(upper.Dir, st.epoch); err != nil {
 		return err
 	}
@@ -118,8 +122,9 @@ func (r *buildRun) run(ctx context.Context, st *stageState, c *Command) error {
 // StepError is a RUN whose command failed: Docker's message and the exit
 // code.
 type StepError struct {
-	Msg  string
-	Code int
+	Msg    string
+	Code   int
+	Output string // its last lines
 }
 
 func (e *StepError) Error() string { return e.Msg }
@@ -145,65 +150,6 @@ func (t *tailBuffer) String() string {
 		lines = lines[len(lines)-10:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// runMounts reads RUN --mount: type=cache (a directory kept between builds
-// under the builder's cache/, by id or target) and type=tmpfs. Bind mounts
-// of the context and secrets are refused: a bind is the one way a context
-// path could reach the host's files around a symlink check.
-func (r *buildRun) runMounts(st *stageState, c *Command) ([]string, map[string]string, error) {
-	var binds []string
-	tmpfs := map[string]string{}
-	for _, spec := range c.flags("mount") {
-		opts := map[string]string{"type": "bind"}
-		for _, kv := range strings.Split(spec, ",") {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				v = "true"
-			}
-			opts[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
-		}
-		target := firstOf(opts, "target", "dst", "destination")
-		if target == "" {
-			return nil, nil, errdefs.Invalid("dockerfile line %d: --mount=%s: a target is required", c.Line, spec)
-		}
-		if !strings.HasPrefix(target, "/") {
-			target = cleanPath(st.img.Config.WorkingDir + "/" + target)
-		}
-		switch opts["type"] {
-		case "cache":
-			id := opts["id"]
-			if id == "" {
-				id = target
-			}
-			dir := filepath.Join(r.b.cacheDir(), hexSum(id))
-			if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-				return nil, nil, err
-			}
-			if err := os.Mkdir(dir, 0o755); err == nil {
-				if m, err := strconv.ParseUint(opts["mode"], 8, 32); err == nil {
-					_ = os.Chmod(dir, os.FileMode(m))
-				}
-				uid, _ := strconv.Atoi(opts["uid"])
-				gid, _ := strconv.Atoi(opts["gid"])
-				_ = os.Chown(dir, uid, gid)
-			}
-			mode := "rw"
-			if opts["ro"] == "true" || opts["readonly"] == "true" {
-				mode = "ro"
-			}
-			binds = append(binds, dir+":"+target+":"+mode)
-		case "tmpfs":
-			o := ""
-			if size := opts["size"]; size != "" {
-				o = "size=" + size
-			}
-			tmpfs[target] = o
-		default:
-			return nil, nil, errdefs.Invalid("dockerfile line %d: RUN --mount type=%s is not supported by gantry's builder yet (cache and tmpfs are)", c.Line, opts["type"])
-		}
-	}
-	return binds, tmpfs, nil
 }
 
 func firstOf(m map[string]string, keys ...string) string {

@@ -250,8 +250,16 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 		copySrc = plan
 		in.Sum, in.Files = plan.sum, plan.files
 	}
+	if c.Name == "run" {
+		sum, files, err := r.runMountInputs(ctx, st, c)
+		if err != nil {
+			return err
+		}
+		in.Sum, in.Files = sum, files
+	}
 	key := cacheKey(st.key, in)
-	if !r.o.NoCache {
+	filtered := r.noCacheFiltered(st)
+	if !r.o.NoCache && filtered == "" {
 		if e, ok := r.lookup(ctx, key); ok {
 			st.img = e.Image
 			st.key = key
@@ -261,6 +269,9 @@ func (r *buildRun) doStep(ctx context.Context, st *stageState, c *Command) error
 		}
 	}
 	why := r.whyMissed(ctx, st.key, st.hit, in)
+	if filtered != "" && !r.o.NoCache {
+		why = filtered
+	}
 	fmt.Fprintf(st.out, " ---> cache miss: %s\n", why)
 	parentKey := st.key
 	var err error

@@ -28,6 +28,8 @@ type buildOptions struct {
 	progress, network       string
 	platform                string
 	noCache, pull, quiet    bool
+	secrets, noCacheFilter  []string
+	output                  string
 }
 
 // addBuildCommands adds build, builder and commit (also as `image build`
@@ -67,6 +69,9 @@ func newBuildCommand() *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	f.StringVar(&o.network, "network", "default", "Set the networking mode for the RUN instructions during build")
 	f.StringVar(&o.platform, "platform", "", "Set platform if server is multi-platform capable")
+	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
+	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
+	f.StringVarP(&o.output, "output", "o", "", `Output destination (format: "type=local,dest=path")`)
 	return cmd
 }
 
@@ -164,9 +169,12 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 		raw, _ := json.Marshal(labels)
 		query.Set("labels", string(raw))
 	}
+	hdr, output, err := buildExtras(ctx, api, &o, query)
+	if err != nil {
+		return err
+	}
 	var body io.ReadCloser
 	var dockerfile string
-	var err error
 	if dir, ok := localContext(ctx, api, ctxArg); ok {
 		body, dockerfile, err = localContextBody(cmd, dir, o.file)
 		query.Set("gantry.contextdir", dir)
@@ -180,19 +188,30 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 	if dockerfile != "" {
 		query.Set("dockerfile", dockerfile)
 	}
-	stream, err := api.ImageBuild(ctx, body, query)
+	stream, err := api.ImageBuildWithHeader(ctx, body, query, hdr)
 	if err != nil {
 		return err
 	}
 	defer stream.Close()
 	out := cmd.OutOrStdout()
+	if output != nil && output.dest == "-" {
+		// The tar goes to stdout: the progress to stderr, as buildx's.
+		out = cmd.ErrOrStderr()
+	}
 	var id string
 	var quietOut strings.Builder
+	mode := o.progress
+	if o.quiet {
+		mode = "plain" // nothing to draw
+	}
+	prog := newBuildProgress(mode, out)
 	for m, err := range stream.JSONMessages(ctx) {
 		if err != nil {
+			prog.Close(true)
 			return err
 		}
 		if m.Error != nil {
+			prog.Close(true)
 			if o.quiet && quietOut.Len() > 0 {
 				fmt.Fprint(cmd.ErrOrStderr(), quietOut.String())
 			}
@@ -215,13 +234,19 @@ func runBuild(ctx context.Context, cmd *cobra.Command, api *apiClient, ctxArg st
 				quietOut.WriteString(m.Stream)
 				continue
 			}
-			fmt.Fprint(out, m.Stream)
+			prog.Write(m.Stream)
 		}
 	}
+	prog.Close(id == "")
 	if id == "" {
 		return errors.New("the build ended without an image ID")
 	}
-	if o.quiet {
+	if output != nil {
+		if err := output.export(ctx, api, id, cmd.OutOrStdout()); err != nil {
+			return err
+		}
+	}
+	if o.quiet && (output == nil || output.dest != "-") {
 		fmt.Fprintln(out, id)
 	}
 	if o.iidfile != "" {

@@ -313,8 +313,10 @@ RUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N 
 	if got := strings.TrimSpace(g.MustGantry("run", "--rm", "feat", "cat", "/runs")); got != "2" {
 		t.Errorf("the cache mount did not keep the first build's file: %q runs", got)
 	}
-	if got := g.MustGantry("run", "--rm", "feat", "ls", "/cache", "/scratch"); strings.Contains(got, "runs") || strings.Contains(got, "x") {
-		t.Errorf("mounts' contents in the image: %q", got)
+	// Neither the mounts' contents nor their mount points are in the
+	// image, as BuildKit leaves them out.
+	if got := g.MustGantry("run", "--rm", "feat", "sh", "-c", "ls /cache /scratch 2>&1; true"); strings.Contains(got, "runs") || strings.Count(got, "No such file") != 2 {
+		t.Errorf("mounts in the image: %q", got)
 	}
 	if got := strings.TrimSpace(g.MustGantry("image", "inspect", "feat", "--format", "{{.Author}}")); got != "someone" {
 		t.Errorf("MAINTAINER: %q", got)

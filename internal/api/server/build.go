@@ -59,6 +59,9 @@ func (b Build) build(ctx context.Context, w http.ResponseWriter, r *http.Request
 		Quiet:       BoolValue(r, "q"),
 		NetworkMode: r.FormValue("networkmode"),
 	}
+	if err := buildExtras(r, &o); err != nil {
+		return err
+	}
 	if s := r.FormValue("buildargs"); s != "" {
 		if err := json.Unmarshal([]byte(s), &o.BuildArgs); err != nil {
 			return errdefs.Invalid("invalid buildargs: %v", err)
