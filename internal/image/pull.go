@@ -409,7 +409,13 @@ func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Di
 	if err != nil {
 		return 0, err
 	}
-	n, err := archive.Apply(ctx, dir, recorded, archive.ApplyOptions{})
+	var src io.Reader = recorded
+	if !noReadAhead {
+		ahead := newReadAhead(recorded)
+		defer ahead.Close()
+		src = ahead
+	}
+	n, err := archive.Apply(ctx, dir, src, archive.ApplyOptions{})
 	if err != nil {
 		_ = finish() // its error is a consequence of this one
 		return n, err
@@ -427,6 +433,8 @@ func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Di
 	}
 	return n + extra, nil
 }
+
+var noReadAhead bool
 
 func digestOf(h hash.Hash) digest.Digest { return digest.NewDigest(digest.SHA256, h) }
 
