@@ -19,7 +19,7 @@ type metadata struct {
 	mu      sync.Mutex
 	db      *store.DB
 	images  store.ImageCache // outlives each open: listings decode only what changed
-	holders int // Hold calls not yet released (metadata_hold.go)
+	holders int              // Hold calls not yet released (metadata_hold.go)
 }
 
 // lockWait bounds how long a transaction waits for another process's.
