@@ -34,7 +34,6 @@ func Main(args []string) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.NewCommand())
 	// -H/--host names the daemon before the command, as docker's does
 	// (`gantry -H unix:///x ps`). It cannot be a persistent flag: history
 	// (--human) and daemon (--host, the address to serve) have their own
@@ -51,13 +50,7 @@ func Main(args []string) int {
 		return nil
 	}
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
-	addImageCommands(root)
-	addContainerCommands(root)
-	addVolumeCommands(root)
-	addBuildCommands(root)
-	addNetworkCommands(root)
-	root.AddCommand(newDaemonCommand())
-	root.AddCommand(newContextCommand())
+	addCommands(root, args[1:]) // only those the arguments may run
 	root.SetArgs(args[1:])
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.

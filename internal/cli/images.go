@@ -192,15 +192,14 @@ func newPullCommand() *cobra.Command {
 				return err
 			}
 			resp, err := api.ImagePull(ctx, ref.String(), opts)
+			if err == nil {
+				err = renderProgress(ctx, resp, cmd.OutOrStdout(), quiet)
+				resp.Close()
+			}
 			if err != nil {
-				return err
+				return pullInterrupted(cmd, ref, err)
 			}
-			defer resp.Close()
-			out := cmd.OutOrStdout()
-			if err := renderProgress(ctx, resp, out, quiet); err != nil {
-				return err
-			}
-			fmt.Fprintln(out, ref.String())
+			fmt.Fprintln(cmd.OutOrStdout(), ref.String())
 			return nil
 		}),
 	}

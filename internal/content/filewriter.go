@@ -39,6 +39,9 @@ type fileWriter struct {
 	// Owned by the goroutine, or by the caller after Flush.
 	pos    int64 // file offset after the last write
 	kicked int64 // offset up to which writeback has been started
+	// noWriteback leaves the data to the page cache: set (before the
+	// first write) for data that is read back soon and then thrown away.
+	noWriteback bool
 }
 
 // newFileWriter writes to f from offset pos on, with buffers of bufLen
@@ -79,7 +82,7 @@ func (fw *fileWriter) run() {
 // what was written since the last call, so the fsync at Commit finds little
 // left and the disk works while the stream is still coming in.
 func (fw *fileWriter) startWriteback() {
-	if fw.pos-fw.kicked < writebackChunk {
+	if fw.noWriteback || fw.pos-fw.kicked < writebackChunk {
 		return
 	}
 	// Only a hint: Commit's fsync is what makes the data durable.

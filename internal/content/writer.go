@@ -228,6 +228,19 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 
 func (w *Writer) writeError(err error) error { return w.s.ingestError(w.key, err) }
 
+// Transient says the ingest is kept only to resume an interrupted transfer
+// and is discarded, not committed, once its reader is done with it (a
+// pulled layer, whose unpacked files are what stays): its data is left to
+// the page cache rather than pushed to the disk as it arrives, so a pull
+// does not write a layer's compressed bytes to disk only to delete them.
+// A crash may then lose part of it; a resume re-hashes what is there and
+// fetches the rest. Call it before the first write.
+func (w *Writer) Transient() {
+	if w.fw != nil {
+		w.fw.noWriteback = true
+	}
+}
+
 // Offset returns the number of bytes written so far, including those found
 // on resume.
 func (w *Writer) Offset() int64 { return w.offset }

@@ -18,7 +18,8 @@ type metadata struct {
 
 	mu      sync.Mutex
 	db      *store.DB
-	holders int // Hold calls not yet released (metadata_hold.go)
+	images  store.ImageCache // outlives each open: listings decode only what changed
+	holders int              // Hold calls not yet released (metadata_hold.go)
 }
 
 // lockWait bounds how long a transaction waits for another process's.
@@ -30,7 +31,7 @@ func (m *metadata) open() (*store.DB, func(), error) {
 		m.mu.Unlock()
 		return m.db, func() {}, nil
 	}
-	db, err := store.OpenWith(m.path, store.Options{LockTimeout: lockWait})
+	db, err := store.OpenWith(m.path, store.Options{LockTimeout: lockWait, ImageCache: &m.images})
 	if err != nil {
 		m.mu.Unlock()
 		return nil, nil, err

@@ -14,7 +14,7 @@ func (s *Service) HoldMetadata() (release func(), err error) {
 		return func() {}, nil
 	}
 	if m.db == nil {
-		db, err := store.OpenWith(m.path, store.Options{LockTimeout: lockWait})
+		db, err := store.OpenWith(m.path, store.Options{LockTimeout: lockWait, ImageCache: &m.images})
 		if err != nil {
 			return nil, err
 		}

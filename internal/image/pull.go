@@ -59,9 +59,19 @@ func (s *Service) Pull(ctx context.Context, name string, opts PullOptions) (*Pul
 	}
 	res, err := s.pull(ctx, ref, opts)
 	if err != nil {
+		if diskFull(err) {
+			// Where and what to do: the file the write failed on (a blob,
+			// a layer's file) says neither.
+			return nil, errdefs.Unavailable("pull %s: no space left on device in %s: free some space (e.g. gantry image prune -a, gantry system prune) and pull again", ref.Familiar(), s.root)
+		}
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
 	return res, nil
+}
+
+// diskFull tells a failure of a full disk or an exhausted quota.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 func (s *Service) pull(ctx context.Context, ref registry.Reference, opts PullOptions) (*PullResult, error) {
@@ -276,6 +286,7 @@ func (s *Service) pullLayer(ctx context.Context, ref registry.Reference, desc oc
 		if err != nil {
 			return err
 		}
+		w.Transient()
 		keep := false
 		defer func() {
 			if keep {
@@ -311,7 +322,7 @@ func (s *Service) pullLayer(ctx context.Context, ref registry.Reference, desc oc
 		}
 		wg.Wait()
 		switch {
-		case dlErr != nil && (errors.Is(dlErr, syscall.ENOSPC) || errors.Is(dlErr, syscall.EDQUOT)):
+		case dlErr != nil && diskFull(dlErr):
 			return fmt.Errorf("layer %s: %w", id, dlErr)
 		case dlErr != nil:
 			// The registry or the network failed: what arrived is kept,
@@ -398,7 +409,13 @@ func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Di
 	if err != nil {
 		return 0, err
 	}
-	n, err := archive.Apply(ctx, dir, recorded, archive.ApplyOptions{})
+	var src io.Reader = recorded
+	if !noReadAhead {
+		ahead := newReadAhead(recorded)
+		defer ahead.Close()
+		src = ahead
+	}
+	n, err := archive.Apply(ctx, dir, src, archive.ApplyOptions{})
 	if err != nil {
 		_ = finish() // its error is a consequence of this one
 		return n, err
@@ -416,6 +433,8 @@ func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Di
 	}
 	return n + extra, nil
 }
+
+var noReadAhead bool
 
 func digestOf(h hash.Hash) digest.Digest { return digest.NewDigest(digest.SHA256, h) }
 

@@ -10,11 +10,13 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// imageCache keeps decoded images so that listing them does not decode JSON
+// ImageCache keeps decoded images so that listing them does not decode JSON
 // every time (`images` and the API's image list run often). An entry is used
 // only if the stored bytes are still exactly those it was decoded from, so it
-// can never be stale, whoever changed the record.
-type imageCache struct {
+// can never be stale, whoever changed the record. A DB has one of its own
+// unless Options.ImageCache gives one to share between opens: a daemon that
+// opens the file around each transaction keeps its cache that way.
+type ImageCache struct {
 	mu  sync.Mutex
 	m   map[string]*cachedImage
 	gen uint64 // counts complete listings, to find entries of deleted images
@@ -28,7 +30,7 @@ type cachedImage struct {
 
 // decode returns the image stored as raw under key, from the cache when the
 // bytes match. The caller holds c.mu.
-func (c *imageCache) decode(key, raw []byte) (Image, error) {
+func (c *ImageCache) decode(key, raw []byte) (Image, error) {
 	if e, ok := c.m[string(key)]; ok && bytes.Equal(e.raw, raw) {
 		e.gen = c.gen
 		return e.img.clone(), nil
@@ -46,9 +48,9 @@ func (c *imageCache) decode(key, raw []byte) (Image, error) {
 
 // startListing begins a complete listing; endListing then drops the entries
 // it did not see, those of deleted images. The caller holds c.mu.
-func (c *imageCache) startListing() { c.gen++ }
+func (c *ImageCache) startListing() { c.gen++ }
 
-func (c *imageCache) endListing(seen int) {
+func (c *ImageCache) endListing(seen int) {
 	if len(c.m) == seen {
 		return
 	}

@@ -48,7 +48,7 @@ const (
 type DB struct {
 	bolt   *bolt.DB
 	path   string
-	images imageCache
+	images *ImageCache
 }
 
 // Options tune Open.
@@ -56,6 +56,9 @@ type Options struct {
 	// LockTimeout bounds the wait for another process holding the file;
 	// zero means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// ImageCache, when set, is the cache of decoded images to use (and
+	// keep after Close); otherwise the DB makes its own.
+	ImageCache *ImageCache
 }
 
 // schema is a target version and the steps to reach it: migrate[i] moves a
@@ -111,7 +114,10 @@ func open(path string, o Options, sch schema) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path}
+	db := &DB{bolt: b, path: path, images: o.ImageCache}
+	if db.images == nil {
+		db.images = &ImageCache{}
+	}
 	if err := db.upgrade(sch); err != nil {
 		b.Close()
 		return nil, err
@@ -189,7 +195,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		tx, err := newTx(btx, &db.images)
+		tx, err := newTx(btx, db.images)
 		if err != nil {
 			return err
 		}
@@ -205,7 +211,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	return db.bolt.Update(func(btx *bolt.Tx) error {
-		tx, err := newTx(btx, &db.images)
+		tx, err := newTx(btx, db.images)
 		if err != nil {
 			return err
 		}

@@ -64,14 +64,14 @@ func ChainID(parent, diffID digest.Digest) digest.Digest {
 // that made it; values it returns are copies and stay valid after.
 type Tx struct {
 	tx     *bolt.Tx
-	cache  *imageCache
+	cache  *ImageCache
 	images *bolt.Bucket
 	names  *bolt.Bucket
 	layers *bolt.Bucket
 	kv     *bolt.Bucket
 }
 
-func newTx(btx *bolt.Tx, cache *imageCache) (*Tx, error) {
+func newTx(btx *bolt.Tx, cache *ImageCache) (*Tx, error) {
 	root := btx.Bucket([]byte(v1Bucket))
 	if root == nil {
 		return nil, fmt.Errorf("metadata: bucket %s missing", v1Bucket)
