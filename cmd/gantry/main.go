@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 
 	// The nsenter constructor runs in C before the Go runtime when the binary
@@ -26,6 +27,14 @@ func main() {
 		// garbage collection would only cost time.
 		debug.SetGCPercent(-1)
 		libcontainer.Init()
+	}
+	// The OCI runtime's command line runs for milliseconds, as does the
+	// container's init it starts (which takes GOMAXPROCS from the
+	// environment through libcontainer): one P spares both the threads
+	// that would spin looking for work.
+	if len(os.Args) > 1 && os.Args[1] == "runtime" && os.Getenv("GOMAXPROCS") == "" {
+		goruntime.GOMAXPROCS(1)
+		os.Setenv("GOMAXPROCS", "1")
 	}
 	// --init: the container's PID 1, bind-mounted as /sbin/docker-init.
 	if filepath.Base(os.Args[0]) == "docker-init" {
