@@ -45,7 +45,9 @@ rss() { awk '/^Rss:/ {print $2}' /proc/$1/smaps_rollup; }
 private() { awk '/^(Private_Clean|Private_Dirty):/ {s+=$2} END {print s}' /proc/$1/smaps_rollup; }
 pss() { awk '/^Pss:/ {print $2}' /proc/$1/smaps_rollup; }
 echo
-echo "daemon idle: RSS $(rss $daemon) kB"
+# Idle: the daemon hands freed heap back 3 s after the last request.
+sleep 5
+echo "daemon idle: RSS $(rss $daemon) kB (file-backed $(awk '/^Rss:/{r=$2} /^Anonymous:/{a=$2} END{print r-a}' /proc/$daemon/smaps_rollup) kB, anonymous $(awk '/^Anonymous:/{print $2}' /proc/$daemon/smaps_rollup) kB)"
 for i in $(seq 10); do "$G" run -d --name mem$i busybox:local sleep 600 >/dev/null; done
 sleep 1
 tot_rss=0; tot_priv=0; tot_pss=0; n=0
