@@ -130,7 +130,8 @@ func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 		s.detachNetwork(rec)
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(s.containerDir(rec.ID), "hosts"), []byte(s.hostsFile(rec)), 0o644); err != nil {
+	// Written anew at every start, so it needs no trip to the disk.
+	if err := atomicfile.WriteUnsynced(filepath.Join(s.containerDir(rec.ID), "hosts"), []byte(s.hostsFile(rec)), 0o644); err != nil {
 		s.detachNetwork(rec)
 		return err
 	}
