@@ -376,12 +376,10 @@ func errorResponse(err error) Response {
 }
 
 // writeExitFile records the exit atomically: a reader sees all of it or
-// nothing. It is not synced: the file is in the exec root, runtime state
-// that a reboot ends (and takes the container with it); what must outlive
-// the machine, the daemon writes into the container's record.
+// nothing.
 func writeExitFile(path string, e Exit) error {
 	data, _ := json.Marshal(e)
-	return atomicfile.WriteUnsynced(path, data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // ReadExitFile reads an exit the shim recorded.
