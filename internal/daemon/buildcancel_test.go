@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -86,8 +85,8 @@ func TestBuildInterrupted(t *testing.T) {
 	if res := d.Gantry("image", "inspect", "interrupted:1"); res.Code == 0 {
 		t.Error("an interrupted build tagged its image")
 	}
-	if out, _ := exec.Command("sh", "-c", "ps -eo args | grep -c '^sleep 60$'").Output(); strings.TrimSpace(string(out)) != "0" {
-		t.Errorf("the RUN's process still runs: %s", out)
+	if pids := processesIn(d.CgroupParent(), "sleep\x0060\x00"); len(pids) > 0 {
+		t.Errorf("the RUN's process still runs: pids %v", pids)
 	}
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN echo after > /after\n"), 0o644)
 	d.MustGantry("build", "-t", "interrupted:1", dir)
@@ -147,4 +146,22 @@ func TestBuildDiskFull(t *testing.T) {
 	// Space again: the same daemon builds.
 	os.WriteFile(filepath.Join(big, "Dockerfile"), []byte("FROM busybox\nRUN echo ok > /ok\n"), 0o644)
 	d.MustGantry("build", "-t", "full:1", big)
+}
+
+// processesIn lists the processes with the command line cmdline (NUL
+// separated) whose cgroup path contains parent: this daemon's, not another
+// test's or engine's.
+func processesIn(parent, cmdline string) []string {
+	var pids []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		cl, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil || string(cl) != cmdline {
+			continue
+		}
+		if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil && strings.Contains(string(cg), parent+"/") {
+			pids = append(pids, filepath.Base(dir))
+		}
+	}
+	return pids
 }
