@@ -99,9 +99,24 @@ func stateOf(t *testing.T, d *fixture.Daemon) bridgeState {
 	return st
 }
 
+// settledState is the bridge's state once cond holds, or after 5 s: a
+// container's veth is deleted, and its address released, in the
+// background after it stops.
+func settledState(t *testing.T, d *fixture.Daemon, cond func(bridgeState) bool) bridgeState {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := stateOf(t, d)
+		if cond(st) || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func assertBridgeEmpty(t *testing.T, d *fixture.Daemon) {
 	t.Helper()
-	st := stateOf(t, d)
+	st := settledState(t, d, func(st bridgeState) bool { return len(st.veths) == 0 && st.dnats == 0 && len(st.leases) == 0 })
 	if len(st.veths) != 0 || st.dnats != 0 || len(st.leases) != 0 {
 		t.Errorf("left behind: veths %v, %d DNAT rules, leases %v", st.veths, st.dnats, st.leases)
 	}
@@ -264,7 +279,7 @@ func TestTakenPortFailsCleanly(t *testing.T) {
 	if res.Code == 0 || !strings.Contains(res.Stderr, "Bind for 0.0.0.0:8091 failed: port is already allocated") {
 		t.Errorf("run on a port another container holds: exit %d, stderr %q", res.Code, res.Stderr)
 	}
-	st := stateOf(t, d)
+	st := settledState(t, d, func(st bridgeState) bool { return len(st.veths) == 1 && st.dnats == 1 && len(st.leases) == 1 })
 	if len(st.veths) != 1 || st.dnats != 1 || len(st.leases) != 1 {
 		t.Errorf("after the failed start: veths %v, %d DNAT rules, leases %v; want only the first container's", st.veths, st.dnats, st.leases)
 	}

@@ -102,6 +102,9 @@ type Manager struct {
 	leases *leases
 	holds  *portHolds
 	active map[string]*Endpoint // by container ID
+	// unplugging are the veths being deleted in the background, by host
+	// name; the channel closes when the link is gone.
+	unplugging map[string]chan struct{}
 }
 
 // bridgeState is what survives a restart beside the leases.
@@ -130,6 +133,8 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 		netnsDir: filepath.Join(cfg.ExecRoot, "netns"),
 		holds:    newPortHolds(),
 		active:   map[string]*Endpoint{},
+
+		unplugging: map[string]chan struct{}{},
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -295,6 +300,9 @@ func (m *Manager) attach(ctx context.Context, req AttachRequest, ifname string) 
 		return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w", req.Name, ep.EndpointID, err)
 	}
 	ep.Ports = ports
+	if ch, ok := m.unplugging[ep.HostVeth]; ok {
+		<-ch // the same container's last veth, still being deleted
+	}
 	if ep.ownsNetns() {
 		_ = removeNetns(ep.Netns) // a crashed start's
 		if err := createNetns(ep.Netns); err != nil {
@@ -334,12 +342,41 @@ func (m *Manager) detachLocked(ep *Endpoint) error {
 		}
 	}
 	m.holds.release(id)
-	errs = append(errs, unplugVeth(ep.HostVeth))
-	if ep.ownsNetns() {
-		errs = append(errs, removeNetns(ep.Netns))
+	if !ep.ownsNetns() {
+		// A further interface, or eth0 of a container that still runs:
+		// the namespace lives on, so the link goes now.
+		errs = append(errs, unplugVeth(ep.HostVeth), m.leases.release(id))
+		return errors.Join(errs...)
 	}
-	errs = append(errs, m.leases.release(id))
+	errs = append(errs, removeNetns(ep.Netns))
+	m.unplugLater(id, ep.HostVeth)
 	return errors.Join(errs...)
+}
+
+// unplugLater deletes the veth of a container whose namespace is gone, in
+// the background: the kernel takes about 20 ms to delete a link (an RCU
+// grace period), which the exit of every container would otherwise wait
+// for. The address stays leased until the link is gone; a new attach of
+// the same container waits for it.
+func (m *Manager) unplugLater(id, hostVeth string) {
+	done := make(chan struct{})
+	m.unplugging[hostVeth] = done
+	go func() {
+		if err := unplugVeth(hostVeth); err != nil {
+			m.log.Debug("deleting a container's veth", "veth", hostVeth, "err", err)
+		}
+		close(done) // before the lock: an attach may wait for it holding it
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.unplugging[hostVeth] == done {
+			delete(m.unplugging, hostVeth)
+		}
+		if _, again := m.active[id]; !again {
+			if err := m.leases.release(id); err != nil {
+				m.log.Warn("releasing an address", "container", id, "err", err)
+			}
+		}
+	}()
 }
 
 // name is the network's name in the API.
