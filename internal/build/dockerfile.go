@@ -1,19 +1,17 @@
 // Package build turns a Dockerfile and its context into an image: parsing
-// (buildkit's parser and word expansion, imported), stages as a graph, one
+// (internal/dockerfile, and buildkit's word expansion), stages as a graph, one
 // step per instruction, RUN in a throw-away container, COPY and ADD straight
 // into a new layer, each step cached under a key that says exactly what it
 // depends on.
 package build
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
-
+	"github.com/gantry-dev/gantry/internal/dockerfile"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
 
@@ -36,7 +34,7 @@ type Stage struct {
 // Command is one instruction as parsed.
 type Command struct {
 	Name     string // lower case: "run", "copy", ...
-	Node     *parser.Node
+	Node     *dockerfile.Node
 	Flags    []string
 	Line     int
 	Original string
@@ -61,19 +59,19 @@ func Parse(r io.Reader) (*Dockerfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSyntaxDirective(data); err != nil {
-		return nil, err
-	}
-	res, err := parser.Parse(bytes.NewReader(data))
+	res, err := dockerfile.Parse(data)
 	if err != nil {
-		var le *parser.LocationError
-		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
-			return nil, parseError(le.Locations[0][0].Start.Line, "%s", errors.Unwrap(err))
-		}
-		if strings.Contains(err.Error(), "file with no instructions") {
+		var pe *dockerfile.Error
+		switch {
+		case errors.As(err, &pe) && pe.Msg == "file with no instructions":
 			return nil, errdefs.Invalid("the Dockerfile cannot be empty")
+		case errors.As(err, &pe):
+			return nil, parseError(pe.Line, "%s", pe.Msg)
 		}
 		return nil, errdefs.Invalid("dockerfile parse error: %v", err)
+	}
+	if err := checkSyntaxDirective(res.Directives); err != nil {
+		return nil, err
 	}
 	df := &Dockerfile{Escape: res.EscapeToken}
 	var cur *Stage
@@ -137,12 +135,7 @@ func validStageName(s string) bool {
 
 // checkSyntaxDirective accepts `# syntax=` only for the standard Dockerfile
 // frontend: no frontend image can be pulled and run here.
-func checkSyntaxDirective(data []byte) error {
-	var dp parser.DirectiveParser
-	ds, err := dp.ParseAll(data)
-	if err != nil {
-		return errdefs.Invalid("dockerfile parse error: %v", err)
-	}
+func checkSyntaxDirective(ds []dockerfile.Directive) error {
 	for _, d := range ds {
 		if d.Name != "syntax" {
 			continue
@@ -151,22 +144,16 @@ func checkSyntaxDirective(data []byte) error {
 		name, _, _ := strings.Cut(v, "@")
 		name, _, _ = strings.Cut(name, ":")
 		if name != "docker/dockerfile" && name != "docker/dockerfile-upstream" {
-			return errdefs.Invalid("dockerfile parse error on line %d: unsupported frontend %q: gantry builds with its own Dockerfile frontend and runs no frontend images (use docker/dockerfile or drop the syntax line)", d.Location[0].Start.Line, d.Value)
+			return errdefs.Invalid("dockerfile parse error on line %d: unsupported frontend %q: gantry builds with its own Dockerfile frontend and runs no frontend images (use docker/dockerfile or drop the syntax line)", d.Line, d.Value)
 		}
 	}
 	return nil
 }
 
 // nodeWords is the list of values after an instruction.
-func nodeWords(n *parser.Node) []string {
-	var out []string
-	for x := n.Next; x != nil; x = x.Next {
-		out = append(out, x.Value)
-	}
-	return out
-}
+func nodeWords(n *dockerfile.Node) []string { return n.Words() }
 
-func isJSON(n *parser.Node) bool { return n.Attributes["json"] }
+func isJSON(n *dockerfile.Node) bool { return n.Attributes["json"] }
 
 // flagsAllowed are the flags each instruction takes.
 var flagsAllowed = map[string][]string{

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
+	"github.com/gantry-dev/gantry/internal/dockerfile"
 	"github.com/gantry-dev/gantry/internal/errdefs"
 )
 
@@ -160,7 +160,7 @@ func applyMeta(df *Dockerfile, cfg *dockerspec.DockerOCIImageConfig, c *Command,
 
 // commandOf reads CMD/ENTRYPOINT/RUN: the exec form as given, the shell
 // form through the stage's shell.
-func commandOf(n *parser.Node, shell []string) []string {
+func commandOf(n *dockerfile.Node, shell []string) []string {
 	words := nodeWords(n)
 	if isJSON(n) {
 		return words

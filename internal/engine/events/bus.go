@@ -10,9 +10,9 @@ import (
 	"github.com/moby/moby/api/types/events"
 )
 
-// keep is how many past events a late subscriber can ask for (Docker keeps
-// 256).
-const keep = 1024
+// keep is how many past events a late subscriber can ask for: as many as
+// Docker keeps, and a bounded share of an idle daemon's memory.
+const keep = 256
 
 // Bus fans events out to subscribers.
 type Bus struct {
