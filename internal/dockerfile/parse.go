@@ -167,7 +167,7 @@ func (p *parser) trimContinuation(line string) (string, bool) {
 	return t, true
 }
 
-// directive reads a parser directive (`# escape=“ `). Directives are
+// directive reads a parser directive ("# escape=\`"). Directives are
 // only at the head of the file: the first line that is not one ends them.
 func (p *parser) directive(line string) error {
 	p.dirLine++
