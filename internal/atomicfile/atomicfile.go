@@ -43,3 +43,21 @@ func write(path string, data []byte, perm os.FileMode, sync bool) error {
 	}
 	return err
 }
+
+// Sync waits for the disk to hold path, written by WriteUnsynced: for a
+// writer that lets its readers go on first and makes the file durable
+// after.
+func Sync(path string) error {
+	for _, p := range []string{path, filepath.Dir(path)} {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -42,9 +42,35 @@ func (t table) print(rows []map[string]any, jsonRows []any) error {
 	body := strings.TrimSpace(strings.TrimPrefix(format, "table"))
 	body = strings.ReplaceAll(body, `\t`, "\t")
 	body = strings.ReplaceAll(body, `\n`, "\n")
-	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(body)
-	if err != nil {
-		return fmt.Errorf("template parsing error: %v", err)
+	// Formats made only of {{.Field}} (the defaults among them) are filled
+	// in directly: a template costs more to parse and run than the rest of
+	// `gantry ps` or `gantry images` does.
+	parts, simple := fieldsOnly(body)
+	var tmpl *template.Template
+	parse := func() error {
+		if tmpl != nil {
+			return nil
+		}
+		var err error
+		tmpl, err = template.New("format").Funcs(templateFuncs).Parse(body)
+		if err != nil {
+			return fmt.Errorf("template parsing error: %v", err)
+		}
+		return nil
+	}
+	if !simple {
+		if err := parse(); err != nil {
+			return err
+		}
+	}
+	execute := func(w io.Writer, row map[string]any) error {
+		if simple && fillable(parts, row) {
+			return fill(w, parts, row)
+		}
+		if err := parse(); err != nil {
+			return err
+		}
+		return tmpl.Execute(w, row)
 	}
 	// One write at the end, not one per cell.
 	buf := bufio.NewWriterSize(t.out, 64<<10)
@@ -58,19 +84,93 @@ func (t table) print(rows []map[string]any, jsonRows []any) error {
 		for k, v := range t.headers {
 			headers[k] = v
 		}
-		if err := tmpl.Execute(w, headers); err != nil {
+		if err := execute(w, headers); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
 	}
 	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
+		if err := execute(w, r); err != nil {
 			return fmt.Errorf("template: %v", err)
 		}
 		fmt.Fprintln(w)
 	}
 	if tw != nil {
 		return tw.Flush()
+	}
+	return nil
+}
+
+// templatePart is literal text, or the name of a field to print.
+type templatePart struct {
+	text  string
+	field bool
+}
+
+// fieldsOnly splits a template made of text and {{.Field}} actions only;
+// ok is false for anything else (functions, pipelines, conditions).
+func fieldsOnly(body string) (parts []templatePart, ok bool) {
+	for body != "" {
+		i := strings.Index(body, "{{")
+		if i < 0 {
+			break
+		}
+		if strings.Contains(body[:i], "}}") {
+			return nil, false
+		}
+		parts = append(parts, templatePart{text: body[:i]})
+		j := strings.Index(body[i:], "}}")
+		if j < 0 {
+			return nil, false
+		}
+		name, isField := strings.CutPrefix(strings.TrimSpace(body[i+2:i+j]), ".")
+		if !isField || name == "" {
+			return nil, false
+		}
+		for k, c := range name {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || k > 0 && c >= '0' && c <= '9' || c == '_') {
+				return nil, false
+			}
+		}
+		parts = append(parts, templatePart{text: name, field: true})
+		body = body[i+j+2:]
+	}
+	if strings.Contains(body, "}}") {
+		return nil, false
+	}
+	return append(parts, templatePart{text: body}), true
+}
+
+// fillable says whether fill prints the row's fields as text/template
+// would: strings and missing fields (anything else goes through the
+// template).
+func fillable(parts []templatePart, row map[string]any) bool {
+	for _, p := range parts {
+		if !p.field {
+			continue
+		}
+		switch row[p.text].(type) {
+		case nil, string:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// fill prints one row through parts; see fillable.
+func fill(w io.Writer, parts []templatePart, row map[string]any) error {
+	for _, p := range parts {
+		s := p.text
+		if p.field {
+			s = "<no value>"
+			if v, ok := row[p.text].(string); ok {
+				s = v
+			}
+		}
+		if _, err := io.WriteString(w, s); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -117,10 +117,24 @@ func assertNothingLeft(t *testing.T, d *fixture.Daemon) {
 		t.Errorf("containers left: %s", ids)
 	}
 	waitFor(t, func() bool { return len(d.ShimProcesses()) == 0 })
+	// A removal takes the root filesystem and the files down in the
+	// background, within moments.
+	dirs := []string{d.ExecRoot + "/containers", d.DataRoot + "/containers", d.DataRoot + "/snapshots/active", d.ExecRoot + "/runtime"}
+	settled := func() bool {
+		for _, dir := range dirs {
+			if len(entries(dir)) > 0 {
+				return false
+			}
+		}
+		return len(d.Mounts()) == 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); !settled() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if m := d.Mounts(); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}
-	for _, dir := range []string{d.ExecRoot + "/containers", d.DataRoot + "/containers", d.DataRoot + "/snapshots/active", d.ExecRoot + "/runtime"} {
+	for _, dir := range dirs {
 		if left := entries(dir); len(left) > 0 {
 			t.Errorf("%s still holds %v", dir, left)
 		}

@@ -210,8 +210,11 @@ func (s *shim) waitExit(l net.Listener) {
 		fmt.Fprintf(os.Stderr, "shim %s: deleting the container: %v\n", s.o.ID, err)
 	}
 	s.exit = Exit{ExitCode: code, ExitedAt: exitedAt, OOMKilled: oom}
-	if err := writeExitFile(s.o.ExitFile, s.exit); err != nil {
-		fmt.Fprintf(os.Stderr, "shim %s: %v\n", s.o.ID, err)
+	// Written now, made durable once the waiters have their answer: the
+	// daemon, told first, records the exit itself.
+	exitWritten := writeExitFile(s.o.ExitFile, s.exit)
+	if exitWritten != nil {
+		fmt.Fprintf(os.Stderr, "shim %s: %v\n", s.o.ID, exitWritten)
 	}
 	// The socket goes before anyone learns of the exit: the daemon may
 	// start the container again at once, with a new shim at this path.
@@ -221,6 +224,11 @@ func (s *shim) waitExit(l net.Listener) {
 	os.Remove(s.o.Socket)
 	close(s.exited)
 	s.out.closeAll()
+	if exitWritten == nil {
+		if err := atomicfile.Sync(s.o.ExitFile); err != nil {
+			fmt.Fprintf(os.Stderr, "shim %s: %v\n", s.o.ID, err)
+		}
+	}
 	s.responses.Wait()
 }
 
@@ -376,10 +384,10 @@ func errorResponse(err error) Response {
 }
 
 // writeExitFile records the exit atomically: a reader sees all of it or
-// nothing.
+// nothing. It is not yet on disk (atomicfile.Sync).
 func writeExitFile(path string, e Exit) error {
 	data, _ := json.Marshal(e)
-	return atomicfile.Write(path, data, 0o600)
+	return atomicfile.WriteUnsynced(path, data, 0o600)
 }
 
 // ReadExitFile reads an exit the shim recorded.

@@ -90,6 +90,11 @@ type entry struct {
 	// pending are attaches waiting for the next start.
 	pending []*attachWait
 	restart restartState // the restart policy's back-off
+	// removing is set by a forced removal before it kills the process:
+	// the exit it causes need not reach the disk, the record is about to
+	// go, and leaves the root filesystem to the removal (rootfsLeft).
+	removing   bool
+	rootfsLeft bool
 }
 
 const recordFile = "container.json"
@@ -101,6 +106,16 @@ func save(dir string, rec *Record) error {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, recordFile), data, 0o600)
+}
+
+// saveUnsynced writes the record atomically without waiting for the disk:
+// for a state a crash may lose, because the next start finds it again.
+func saveUnsynced(dir string, rec *Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteUnsynced(filepath.Join(dir, recordFile), data, 0o600)
 }
 
 func load(dir string) (Record, error) {

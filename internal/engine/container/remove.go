@@ -38,19 +38,25 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		exited := e.exited
 		id := e.rec.ID
 		e.rec.ManualStop = true
+		e.removing = true
 		e.mu.Unlock()
 		if e.rec.State.Status == container.StatePaused {
 			_ = s.rt.Resume(ctx, id)
 		}
-		if err := s.signal(ctx, id, unix.SIGKILL, true); err != nil && !isGone(err) {
-			return err
-		}
-		select {
-		case <-exited:
-		case <-ctx.Done():
-			return ctx.Err()
+		err := s.signal(ctx, id, unix.SIGKILL, true)
+		if err == nil || isGone(err) {
+			select {
+			case <-exited:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 		e.mu.Lock()
+		if err != nil && !isGone(err) {
+			s.keepContainer(e)
+			e.mu.Unlock()
+			return err
+		}
 	}
 	defer e.mu.Unlock()
 	select {
@@ -59,25 +65,29 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	default:
 	}
 	if e.rec.State.Running() {
+		s.keepContainer(e)
 		return errdefs.Conflict("container %s started again while being removed", e.rec.ID)
 	}
 	// The record goes first, by one rename: a crash from here on leaves
-	// no container, only files the next start deletes. The writable layer
-	// and the files then go, the bulk of it in the background.
+	// no container, only files the next start deletes (finishRemoval).
+	// The root filesystem, the writable layer and the files then go in the
+	// background.
 	trash := filepath.Join(s.dir, removedPrefix+e.rec.ID)
 	if err := os.Rename(s.containerDir(e.rec.ID), trash); err != nil {
+		s.keepContainer(e)
 		return err
 	}
-	if err := s.snaps.Remove(ctx, e.rec.ID); err != nil && !errdefsIs(err, errdefs.ErrNotFound) {
-		s.log.Warn("removing a container's writable layer", "id", e.rec.ID, "err", err)
+	if !e.rootfsLeft {
+		// Exited before: its root filesystem is down, its writable layer
+		// goes now (the snapshotter deletes the files in the background).
+		s.removeLayer(e.rec.ID)
 	}
-	_ = os.RemoveAll(s.bundleDir(e.rec.ID))
 	s.removeMounts(ctx, &e.rec, opts.Volumes)
 	s.detachNetwork(&e.rec)
 	s.deleting.Add(1)
 	go func() {
 		defer s.deleting.Done()
-		_ = os.RemoveAll(trash)
+		s.finishRemoval(e.rec.ID)
 	}()
 	s.mu.Lock()
 	delete(s.byID, e.rec.ID)
@@ -91,4 +101,30 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	close(e.removed)
 	s.publish("destroy", &e.rec, nil)
 	return nil
+}
+
+// finishRemoval deletes what a removed container leaves once its record
+// is gone (renamed to removedPrefix+id): its root filesystem, its writable
+// layer, its bundle, then the record's directory, last, so that a crash
+// half-way leaves the mark for the next start to finish.
+func (s *Service) finishRemoval(id string) {
+	s.releaseRootfs(id)
+	s.removeLayer(id)
+	_ = os.RemoveAll(filepath.Join(s.dir, removedPrefix+id))
+}
+
+func (s *Service) removeLayer(id string) {
+	if err := s.snaps.Remove(context.Background(), id); err != nil && !errdefsIs(err, errdefs.ErrNotFound) {
+		s.log.Warn("removing a container's writable layer", "id", id, "err", err)
+	}
+}
+
+// keepContainer undoes a forced removal's preparations when the removal
+// fails: the container stays, as an exited one does. The caller holds
+// e.mu.
+func (s *Service) keepContainer(e *entry) {
+	if e.rootfsLeft {
+		s.releaseRootfs(e.rec.ID)
+	}
+	e.removing, e.rootfsLeft = false, false
 }

@@ -134,9 +134,9 @@ func (s *Service) restore(ctx context.Context) error {
 	s.restoreVolumes(ctx, ents)
 	for _, de := range ents {
 		dir := filepath.Join(s.dir, de.Name())
-		if strings.HasPrefix(de.Name(), removedPrefix) {
+		if id, ok := strings.CutPrefix(de.Name(), removedPrefix); ok {
 			// Removed before a crash; only its files were left.
-			_ = os.RemoveAll(dir)
+			s.finishRemoval(id)
 			continue
 		}
 		rec, err := load(dir)

@@ -66,6 +66,7 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 		_ = os.RemoveAll(bundle)
 		s.detachNetwork(rec)
 	}
+	e.rootfsLeft = false // launch takes down what an earlier exit left
 	pid, err := s.launch(ctx, rec, bundle, rootfs)
 	if err != nil {
 		cleanup()
@@ -106,7 +107,10 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string) (int, error) {
 	t0 := time.Now()
 	defer func() { s.log.Debug("launch", "total", time.Since(t0)) }()
-	_ = os.RemoveAll(bundle) // a start that crashed half-way
+	// A start that crashed half-way: its root filesystem must not be
+	// mounted when the bundle is deleted.
+	_ = mount.Unmount(ctx, rootfs)
+	_ = os.RemoveAll(bundle)
 	// The last run's exit: the new one is read from here, possibly before
 	// the start has returned.
 	os.Remove(s.exitFile(rec.ID))
@@ -162,6 +166,16 @@ func (s *Service) launch(ctx context.Context, rec *Record, bundle, rootfs string
 		return 0, dockerStartError(err)
 	}
 	return pid, nil
+}
+
+// releaseRootfs unmounts a container's root filesystem and deletes its
+// bundle.
+func (s *Service) releaseRootfs(id string) {
+	bundle := s.bundleDir(id)
+	if err := mount.Unmount(context.Background(), filepath.Join(bundle, "rootfs")); err != nil {
+		s.log.Warn("unmounting a container's root filesystem", "id", id, "err", err)
+	}
+	_ = os.RemoveAll(bundle)
 }
 
 func logConfig(rec *Record) logger.Config {
@@ -282,15 +296,23 @@ func (s *Service) exitedWith(e *entry, exit shim.Exit) {
 	rec.State.ExitCode = exit.ExitCode
 	rec.State.OOMKilled = exit.OOMKilled
 	rec.State.FinishedAt = exit.ExitedAt
-	bundle := s.bundleDir(rec.ID)
-	if err := mount.Unmount(context.Background(), filepath.Join(bundle, "rootfs")); err != nil {
-		s.log.Warn("unmounting a container's root filesystem", "id", rec.ID, "err", err)
+	// An exit caused by rm -f leaves the root filesystem to the removal,
+	// which takes it down in the background (unmounting an overlay waits
+	// for its upper file system to sync), and is recorded without waiting
+	// for the disk: the record is removed next, and a crash in between
+	// leaves a record that says running, whose missing shim the next start
+	// reads as this exit.
+	persist := s.persist
+	if e.removing {
+		persist = func(e *entry) error { return saveUnsynced(s.containerDir(e.rec.ID), &e.rec) }
+		e.rootfsLeft = true
+	} else {
+		s.releaseRootfs(rec.ID)
 	}
 	s.releaseMounts(rec)
 	_ = s.rt.Delete(context.Background(), rec.ID, true)
-	_ = os.RemoveAll(bundle)
 	s.detachNetwork(rec)
-	if err := s.persist(e); err != nil {
+	if err := persist(e); err != nil {
 		s.log.Error("recording an exit", "id", rec.ID, "err", err)
 	}
 	close(e.exited)
