@@ -296,14 +296,14 @@ func (s *Service) exitedWith(e *entry, exit shim.Exit) {
 	rec.State.ExitCode = exit.ExitCode
 	rec.State.OOMKilled = exit.OOMKilled
 	rec.State.FinishedAt = exit.ExitedAt
-	// An exit caused by rm -f leaves the root filesystem to the removal,
-	// which takes it down in the background (unmounting an overlay waits
-	// for its upper file system to sync), and is recorded without waiting
-	// for the disk: the record is removed next, and a crash in between
-	// leaves a record that says running, whose missing shim the next start
-	// reads as this exit.
+	// An exit caused by rm -f, or of a --rm container, leaves the root
+	// filesystem to the removal that follows, which takes it down in the
+	// background (unmounting an overlay waits for its upper file system to
+	// sync), and is recorded without waiting for the disk: the record is
+	// removed next, and a crash in between leaves a record that says
+	// running, whose missing shim the next start reads as this exit.
 	persist := s.persist
-	if e.removing {
+	if e.removing || rec.HostConfig.AutoRemove {
 		persist = func(e *entry) error { return saveUnsynced(s.containerDir(e.rec.ID), &e.rec) }
 		e.rootfsLeft = true
 	} else {
