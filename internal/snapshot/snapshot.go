@@ -29,6 +29,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/archive"
 	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/idle"
 	"github.com/gantry-dev/gantry/internal/mount"
 )
 
@@ -454,12 +455,9 @@ func (s *Snapshotter) discard(dir string) error {
 		return err
 	}
 	if s.background {
-		// Gone for every reader already; the files can go at leisure.
-		s.deleting.Add(1)
-		go func() {
-			defer s.deleting.Done()
-			_ = os.RemoveAll(trash)
-		}()
+		// Gone for every reader already; the files can go at leisure,
+		// in time the work somebody waits for leaves.
+		idle.Go(&s.deleting, func() { _ = os.RemoveAll(trash) })
 		return nil
 	}
 	return os.RemoveAll(trash)
