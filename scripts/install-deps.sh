@@ -17,9 +17,6 @@ have_cmd ps || need+=(procps)
 have_cmd docker-registry || need+=(docker-registry)
 have_cmd skopeo || need+=(skopeo)
 have_cmd curl || need+=(curl)
-# isa-l's igzip: pulls inflate large gzip layers with it (optional for
-# users; the tests cover both decoders)
-have_cmd igzip || need+=(isal)
 # networking tests and the demo look at links and rules with these
 have_cmd nft || need+=(nftables)
 have_cmd ip || need+=(iproute2)

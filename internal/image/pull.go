@@ -314,7 +314,7 @@ func (s *Service) pullLayer(ctx context.Context, ref registry.Reference, desc oc
 			pw.CloseWithError(dlErr)
 		}()
 		var uerr error
-		size, uerr = unpackStream(ctx, dir, pr, diffID, desc.Size)
+		size, uerr = unpackStream(ctx, dir, pr, diffID)
 		if uerr != nil {
 			// Let the download run to its end: whether the bytes were
 			// what the manifest promised decides what to report.
@@ -397,10 +397,9 @@ func (cs closers) Close() error {
 	return nil
 }
 
-// unpackStream decompresses a layer (compressedSize bytes, -1 when not
-// known), checks its diff ID and extracts it.
-func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Digest, compressedSize int64) (int64, error) {
-	dr, _, err := archive.DecompressSized(r, compressedSize)
+// unpackStream decompresses a layer, checks its diff ID and extracts it.
+func unpackStream(ctx context.Context, dir string, r io.Reader, diffID digest.Digest) (int64, error) {
+	dr, _, err := archive.Decompress(r)
 	if err != nil {
 		return 0, err
 	}

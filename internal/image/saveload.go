@@ -305,7 +305,7 @@ func (s *Service) loadOne(ctx context.Context, dir string, e archiveManifest) (L
 				return err
 			}
 			defer f.Close()
-			n, err := unpackStream(ctx, target, f, cfg.RootFS.DiffIDs[i], -1)
+			n, err := unpackStream(ctx, target, f, cfg.RootFS.DiffIDs[i])
 			sizes[i] = n
 			return err
 		})
