@@ -127,7 +127,7 @@ func TestParseMatchesBuildKit(t *testing.T) {
 		if wantErr != nil {
 			continue
 		}
-		if w, g := dumpBK(want.AST), dump(got.AST); w != g {
+		if w, g := dump(fromBK(want.AST)), dump(got.AST); w != g {
 			t.Errorf("#%d %q:\n got %s\nwant %s", i, f, g, w)
 		}
 		if want.EscapeToken != got.EscapeToken {
@@ -167,7 +167,7 @@ func TestParseDirectives(t *testing.T) {
 	}
 }
 
-// dump and dumpBK write both trees the same way.
+// dump writes a tree, one line.
 func dump(n *Node) string {
 	if n == nil {
 		return "nil"
@@ -184,20 +184,20 @@ func dump(n *Node) string {
 	return b.String()
 }
 
-func dumpBK(n *bk.Node) string {
+// fromBK converts BuildKit's tree to ours, to be dumped the same way.
+func fromBK(n *bk.Node) *Node {
 	if n == nil {
-		return "nil"
+		return nil
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "{%q %q %q %v %d-%d", n.Value, n.Original, n.Flags, attrs(n.Attributes), n.StartLine, n.EndLine)
+	out := &Node{Value: n.Value, Next: fromBK(n.Next), Attributes: n.Attributes, Original: n.Original,
+		Flags: n.Flags, StartLine: n.StartLine, EndLine: n.EndLine}
 	for _, h := range n.Heredocs {
-		fmt.Fprintf(&b, " <<%q fd%d exp=%v chomp=%v %q", h.Name, h.FileDescriptor, h.Expand, h.Chomp, h.Content)
+		out.Heredocs = append(out.Heredocs, Heredoc{Name: h.Name, FileDescriptor: h.FileDescriptor, Expand: h.Expand, Chomp: h.Chomp, Content: h.Content})
 	}
 	for _, c := range n.Children {
-		b.WriteString(" child:" + dumpBK(c))
+		out.Children = append(out.Children, fromBK(c))
 	}
-	b.WriteString(" next:" + dumpBK(n.Next) + "}")
-	return b.String()
+	return out
 }
 
 func attrs(m map[string]bool) string {

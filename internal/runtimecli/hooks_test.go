@@ -65,7 +65,10 @@ func resHookLog(t *testing.T, dir string) []string {
 func TestHooks(t *testing.T) {
 	r := fixture.NewRuntime(t)
 	id := resID("hooks")
-	spec := fixture.Spec(id, "sh", "-c", "readlink /proc/self/ns/mnt > /tmp/hooks/process.mntns && echo process >> /tmp/hooks/log")
+	// The process outlives the poststart hook (for at most 5 s), whose state
+	// then says running: a process that has exited is "stopped", pid 0.
+	spec := fixture.Spec(id, "sh", "-c", "readlink /proc/self/ns/mnt > /tmp/hooks/process.mntns && echo process >> /tmp/hooks/log; "+
+		"i=0; while [ ! -e /tmp/hooks/poststart.mntns ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done")
 	spec.Root.Readonly = false
 	bundle := fixture.Bundle(t, spec)
 	hostDir := filepath.Join(bundle, "rootfs", "tmp", "hooks")
