@@ -18,17 +18,21 @@ func TestLiveRestoreAfterKill(t *testing.T) {
 	d.MustDocker("run", "-d", "--name", "long", "busybox", "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
 	d.MustDocker("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7")
 	d.MustDocker("create", "--name", "idle", "busybox", "true")
+	d.MustDocker("run", "-d", "--rm", "--name", "gone", "busybox", "sh", "-c", "sleep 1")
 	shims := d.ShimProcesses()
-	if len(shims) != 2 {
-		t.Fatalf("%d shims running, want 2", len(shims))
+	if len(shims) != 3 {
+		t.Fatalf("%d shims running, want 3", len(shims))
 	}
 
 	d.Kill()
-	time.Sleep(1500 * time.Millisecond) // "short" exits while no daemon runs
+	time.Sleep(1500 * time.Millisecond) // "short" and "gone" exit while no daemon runs
 	if got := d.ShimProcesses(); len(got) != 1 {
 		t.Errorf("with the daemon down, %d shims run, want 1 (long's)", len(got))
 	}
 	d.Start()
+
+	// As Docker: the --rm container that exited meanwhile is removed.
+	waitFor(t, func() bool { return !strings.Contains(d.MustDocker("ps", "-a", "--format", "{{.Names}}"), "gone") })
 
 	if st := inspect(d, "long", "{{.State.Status}}"); st != "running" {
 		t.Errorf("long after restart: %s", st)

@@ -132,6 +132,7 @@ func (s *Service) restore(ctx context.Context) error {
 		return err
 	}
 	s.restoreVolumes(ctx, ents)
+	var remove []string
 	for _, de := range ents {
 		dir := filepath.Join(s.dir, de.Name())
 		if id, ok := strings.CutPrefix(de.Name(), removedPrefix); ok {
@@ -153,9 +154,22 @@ func (s *Service) restore(ctx context.Context) error {
 		switch {
 		case rec.State.Running():
 			s.reattach(e)
+			if !e.rec.State.Running() && rec.HostConfig.AutoRemove {
+				// As Docker: a --rm container that exited while no
+				// daemon watched it goes now.
+				remove = append(remove, rec.ID)
+			}
 		case rec.State.Status == container.StateRemoving || rec.State.Status == container.StateDead:
-			go func() { _ = s.Remove(ctx, rec.ID, RemoveOptions{Force: true}) }()
+			remove = append(remove, rec.ID)
 		}
+	}
+	// Once every container is known (the maps are filled without a lock).
+	for _, id := range remove {
+		go func() {
+			if err := s.Remove(ctx, id, RemoveOptions{Force: true, Volumes: true}); err != nil {
+				s.log.Warn("removing a container at start", "id", id, "err", err)
+			}
+		}()
 	}
 	return nil
 }
