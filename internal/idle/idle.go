@@ -15,15 +15,12 @@ import (
 // lowest CPU priority (nice 19: a small share when the CPU is busy, never
 // none) and in the idle I/O class. The thread ends with f (a
 // goroutine that exits locked takes its thread with it), so the policy
-// never reaches other goroutines. wg, when not nil, counts f.
+// never reaches other goroutines. wg counts f, for whoever must wait for
+// it (a Close).
 func Go(wg *sync.WaitGroup, f func()) {
-	if wg != nil {
-		wg.Add(1)
-	}
+	wg.Add(1)
 	go func() {
-		if wg != nil {
-			defer wg.Done()
-		}
+		defer wg.Done()
 		runtime.LockOSThread() // never unlocked: see above
 		lower()
 		f()

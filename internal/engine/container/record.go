@@ -100,22 +100,18 @@ type entry struct {
 const recordFile = "container.json"
 
 // save writes the record atomically: temp file, fsync, rename.
-func save(dir string, rec *Record) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, recordFile), data, 0o600)
-}
+func save(dir string, rec *Record) error { return saveWith(atomicfile.Write, dir, rec) }
 
 // saveUnsynced writes the record atomically without waiting for the disk:
 // for a state a crash may lose, because the next start finds it again.
-func saveUnsynced(dir string, rec *Record) error {
+func saveUnsynced(dir string, rec *Record) error { return saveWith(atomicfile.WriteUnsynced, dir, rec) }
+
+func saveWith(write func(string, []byte, os.FileMode) error, dir string, rec *Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteUnsynced(filepath.Join(dir, recordFile), data, 0o600)
+	return write(filepath.Join(dir, recordFile), data, 0o600)
 }
 
 func load(dir string) (Record, error) {

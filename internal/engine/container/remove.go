@@ -77,17 +77,21 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		s.keepContainer(e)
 		return err
 	}
+	id := e.rec.ID
+	background := func() { s.finishRemoval(id) }
 	if !e.rootfsLeft {
-		// Exited before: its root filesystem is down, its writable layer
-		// goes now (the snapshotter deletes the files in the background).
-		s.removeLayer(e.rec.ID)
+		// Exited before: its root filesystem and bundle are gone, its
+		// writable layer goes now (the snapshotter deletes the files in
+		// the background), the record's directory after.
+		s.removeLayer(id)
+		background = func() { _ = os.RemoveAll(trash) }
 	}
 	s.removeMounts(ctx, &e.rec, opts.Volumes)
 	s.detachNetwork(&e.rec)
 	s.deleting.Add(1)
 	go func() {
 		defer s.deleting.Done()
-		s.finishRemoval(e.rec.ID)
+		background()
 	}()
 	s.mu.Lock()
 	delete(s.byID, e.rec.ID)

@@ -302,17 +302,18 @@ func (s *Service) exitedWith(e *entry, exit shim.Exit) {
 	// sync), and is recorded without waiting for the disk: the record is
 	// removed next, and a crash in between leaves a record that says
 	// running, whose missing shim the next start reads as this exit.
-	persist := s.persist
-	if e.removing || rec.HostConfig.AutoRemove {
-		persist = func(e *entry) error { return saveUnsynced(s.containerDir(e.rec.ID), &e.rec) }
-		e.rootfsLeft = true
-	} else {
+	e.rootfsLeft = e.removing || rec.HostConfig.AutoRemove
+	if !e.rootfsLeft {
 		s.releaseRootfs(rec.ID)
 	}
 	s.releaseMounts(rec)
 	_ = s.rt.Delete(context.Background(), rec.ID, true)
 	s.detachNetwork(rec)
-	if err := persist(e); err != nil {
+	save := s.persist
+	if e.rootfsLeft {
+		save = func(e *entry) error { return saveUnsynced(s.containerDir(e.rec.ID), &e.rec) }
+	}
+	if err := save(e); err != nil {
 		s.log.Error("recording an exit", "id", rec.ID, "err", err)
 	}
 	close(e.exited)
