@@ -49,7 +49,9 @@ echo
 sleep 5
 echo "daemon idle: RSS $(rss $daemon) kB (file-backed $(awk '/^Rss:/{r=$2} /^Anonymous:/{a=$2} END{print r-a}' /proc/$daemon/smaps_rollup) kB, anonymous $(awk '/^Anonymous:/{print $2}' /proc/$daemon/smaps_rollup) kB)"
 for i in $(seq 10); do "$G" run -d --name mem$i busybox:local sleep 600 >/dev/null; done
-sleep 1
+# A shim settles a second after its container starts (it gives back what
+# the start took); measure the steady state.
+sleep 3
 tot_rss=0; tot_priv=0; tot_pss=0; n=0
 for s in $(pgrep -f "shim --standby $exec_root"); do [ "$(cat /proc/$s/comm)" = shim-standby ] && continue
   tot_rss=$((tot_rss + $(rss $s))); tot_priv=$((tot_priv + $(private $s))); tot_pss=$((tot_pss + $(pss $s))); n=$((n + 1))

@@ -39,6 +39,8 @@ type Launcher struct {
 
 	mu      sync.Mutex
 	standby *standbyShim
+	sealed  *sealedExe // made on first need
+	tried   bool       // to make sealed; without it shims run from exe
 }
 
 type standbyShim struct {
@@ -57,6 +59,10 @@ func (l *Launcher) Close() {
 	if l.standby != nil {
 		l.standby.ctl.Close() // it reads end of file and exits
 		l.standby = nil
+	}
+	if l.sealed != nil {
+		l.sealed.close()
+		l.sealed = nil
 	}
 }
 
@@ -81,6 +87,7 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
 	defer theirs.Close()
 	cmd := exec.Command(l.exe, "shim", "--standby", l.tag)
+	cmd.Path = l.shimPath()
 	// One P: a shim copies a container's output and waits, and the
 	// container's init (which inherits GOMAXPROCS through libcontainer)
 	// runs for milliseconds on one thread. More Ps only add threads that
@@ -98,6 +105,21 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	return &standbyShim{cmd: cmd, ctl: ours}, nil
 }
 
+// shimPath is what shims are started from: the sealed copy of exe, made on
+// first need, or exe itself when the copy cannot be made (shims are then
+// larger but as correct). Its descriptor must stay open until the child has
+// exec'd, hence the lock held over both by the caller.
+func (l *Launcher) shimPath() string {
+	if !l.tried {
+		l.tried = true
+		l.sealed, _ = newSealedExe(l.exe)
+	}
+	if l.sealed != nil {
+		return l.sealed.path()
+	}
+	return l.exe
+}
+
 // Launch hands o (written to dir) to a shim, which creates the container,
 // and waits for its report. The shim's stderr goes to errLog.
 func (l *Launcher) Launch(ctx context.Context, dir, errLog string, o Options) (pid int, err error) {
@@ -111,11 +133,12 @@ func (l *Launcher) Launch(ctx context.Context, dir, errLog string, o Options) (p
 	l.mu.Lock()
 	sb := l.standby
 	l.standby = nil
-	l.mu.Unlock()
 	if sb == nil {
-		if sb, err = l.startStandby(); err != nil {
-			return 0, err
-		}
+		sb, err = l.startStandby()
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	// The next start finds one ready. It is started once this container's
 	// shim has reported: on a small machine its start-up would otherwise

@@ -119,7 +119,10 @@ func run(dir string, ready *os.File) int {
 	// Creating the container took a few megabytes of heap that are garbage
 	// now; the shim lives as long as the container, so give them back once
 	// the start is over rather than when the scavenger gets to them.
-	time.AfterFunc(time.Second, debug.FreeOSMemory)
+	time.AfterFunc(time.Second, func() {
+		debug.FreeOSMemory()
+		releaseCode()
+	})
 	go s.serve(l)
 	s.waitExit(l)
 	return 0
