@@ -39,8 +39,8 @@ type Launcher struct {
 
 	mu      sync.Mutex
 	standby *standbyShim
-	sealed  *sealedExe // made on first need
-	tried   bool       // to make sealed; without it shims run from exe
+	code    *codeCopy // made on first need
+	tried   bool      // to make code; shims do without it when it fails
 }
 
 type standbyShim struct {
@@ -60,9 +60,9 @@ func (l *Launcher) Close() {
 		l.standby.ctl.Close() // it reads end of file and exits
 		l.standby = nil
 	}
-	if l.sealed != nil {
-		l.sealed.close()
-		l.sealed = nil
+	if l.code != nil {
+		l.code.close()
+		l.code = nil
 	}
 }
 
@@ -87,13 +87,18 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
 	defer theirs.Close()
 	cmd := exec.Command(l.exe, "shim", "--standby", l.tag)
-	cmd.Path = l.shimPath()
 	// One P: a shim copies a container's output and waits, and the
 	// container's init (which inherits GOMAXPROCS through libcontainer)
 	// runs for milliseconds on one thread. More Ps only add threads that
 	// spin looking for work, at every start.
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.ExtraFiles = []*os.File{theirs}
+	if code := l.codeCopy(); code != nil {
+		// The binary this daemon runs, whatever is at its path now: the
+		// copy must hold the same bytes.
+		cmd.Path = "/proc/self/exe"
+		cmd.ExtraFiles = append(cmd.ExtraFiles, code.f)
+	}
 	// Its own session, so it outlives the daemon with its container.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -105,19 +110,19 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	return &standbyShim{cmd: cmd, ctl: ours}, nil
 }
 
-// shimPath is what shims are started from: the sealed copy of exe, made on
-// first need, or exe itself when the copy cannot be made (shims are then
-// larger but as correct). Its descriptor must stay open until the child has
-// exec'd, hence the lock held over both by the caller.
-func (l *Launcher) shimPath() string {
+// codeCopy is the copy of the binary handed to shims, made on first need;
+// nil when it cannot be made or when shims are not this process's binary
+// (a test's). The caller holds l.mu.
+func (l *Launcher) codeCopy() *codeCopy {
 	if !l.tried {
 		l.tried = true
-		l.sealed, _ = newSealedExe(l.exe)
+		a, err1 := os.Stat(l.exe)
+		b, err2 := os.Stat("/proc/self/exe")
+		if err1 == nil && err2 == nil && os.SameFile(a, b) {
+			l.code, _ = newCodeCopy()
+		}
 	}
-	if l.sealed != nil {
-		return l.sealed.path()
-	}
-	return l.exe
+	return l.code
 }
 
 // Launch hands o (written to dir) to a shim, which creates the container,

@@ -62,7 +62,7 @@ type shim struct {
 // Main runs a shim from the Options in dir and returns its exit status.
 // The readiness report goes to fd 3.
 func Main(dir string) int {
-	return run(dir, os.NewFile(3, "ready"))
+	return run(dir, os.NewFile(3, "ready"), nil)
 }
 
 // Standby is a shim started ahead of need: it waits on fd 3 (a socket
@@ -70,6 +70,7 @@ func Main(dir string) int {
 // then works as Main, reporting on the same descriptor. A container start
 // then does not wait for a process to start and the Go runtime to set up.
 func Standby() int {
+	code := takeCodeCopy()
 	setName("shim-standby")
 	runtime.Warm()
 	ctl := os.NewFile(3, "control")
@@ -81,7 +82,7 @@ func Standby() int {
 		_ = unix.Dup3(int(f.Fd()), 2, 0)
 		f.Close()
 	}
-	return run(job.Dir, ctl)
+	return run(job.Dir, ctl, code)
 }
 
 // standbyJob is what the daemon sends a standby shim.
@@ -90,7 +91,9 @@ type standbyJob struct {
 	ErrLog string `json:"errLog"`
 }
 
-func run(dir string, ready *os.File) int {
+// run supervises the container of dir; code is the daemon's copy of the
+// binary, or nil (see releaseCode).
+func run(dir string, ready *os.File, code *os.File) int {
 	report := func(r Response) {
 		if ready != nil {
 			_ = json.NewEncoder(ready).Encode(r)
@@ -121,7 +124,7 @@ func run(dir string, ready *os.File) int {
 	// the start is over rather than when the scavenger gets to them.
 	time.AfterFunc(time.Second, func() {
 		debug.FreeOSMemory()
-		releaseCode()
+		releaseCode(code)
 	})
 	go s.serve(l)
 	s.waitExit(l)
