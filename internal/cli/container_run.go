@@ -310,17 +310,23 @@ func runRun(cmd *cobra.Command, o *runOptions, co *containerOptions) error {
 		return err
 	}
 	defer api.Close()
+	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
+	// A detached run ends at the start: there is nothing to forward to.
+	var proxy *signalProxy
+	if o.sigProxy && attach {
+		proxy = catchSignals() // while the container is created
+		defer proxy.stop()
+	}
 	id, err := createContainer(ctx, api, cmd, cfg, &o.createOptions)
 	if err != nil {
 		return startError(err)
 	}
 	stopProxy := func() {}
-	if o.sigProxy {
-		stopProxy = proxySignals(ctx, api, id)
-		defer stopProxy()
+	if proxy != nil {
+		proxy.forward(ctx, api, id)
+		stopProxy = proxy.stop
 	}
 
-	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
 	if !attach {
 		// As Docker: the ID first, then whatever start says.
 		fmt.Fprintln(stdout, id)

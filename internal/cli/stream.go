@@ -312,16 +312,36 @@ func monitorTTYSize(ctx context.Context, out any, stderr io.Writer, resize resiz
 	}()
 }
 
-// proxySignals forwards the signals this process receives to the
-// container until the returned function is called (sig-proxy).
-func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) {
-	sigc := make(chan os.Signal, 128)
-	signal.Notify(sigc)
-	done := make(chan struct{})
+// signalProxy forwards the signals this process receives to a container
+// (sig-proxy). Catching every signal takes one round trip per signal to
+// the Go runtime's signal thread (2-4 ms on a small VM), and releasing them
+// as much: catching overlaps with what the command does until it forwards,
+// releasing with its exit.
+type signalProxy struct {
+	sigc   chan os.Signal
+	caught chan struct{} // closed once every signal is caught
+	done   chan struct{}
+	once   sync.Once
+}
+
+// catchSignals starts catching signals for a proxy.
+func catchSignals() *signalProxy {
+	p := &signalProxy{sigc: make(chan os.Signal, 128), caught: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		signal.Notify(p.sigc)
+		close(p.caught)
+	}()
+	return p
+}
+
+// forward sends the signals caught to container id until stop. It returns
+// once every signal is caught: none sent after it is lost.
+func (p *signalProxy) forward(ctx context.Context, api *apiClient, id string) {
+	<-p.caught
 	go func() {
 		for {
 			select {
-			case s := <-sigc:
+			case s := <-p.sigc:
 				sig, ok := s.(unix.Signal)
 				if !ok || sig == unix.SIGCHLD || sig == unix.SIGPIPE || sig == unix.SIGURG || sig == unix.SIGWINCH {
 					continue
@@ -331,16 +351,29 @@ func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) 
 					continue
 				}
 				_, _ = api.ContainerKill(ctx, id, apiclient.ContainerKillOptions{Signal: name})
-			case <-done:
+			case <-p.done:
 				return
 			}
 		}
 	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			signal.Stop(sigc)
-			close(done)
-		})
-	}
+}
+
+// stop ends the forwarding at once; the signals are released in the
+// background.
+func (p *signalProxy) stop() {
+	p.once.Do(func() {
+		close(p.done)
+		go func() {
+			<-p.caught
+			signal.Stop(p.sigc)
+		}()
+	})
+}
+
+// proxySignals forwards the signals this process receives to the
+// container until the returned function is called.
+func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) {
+	p := catchSignals()
+	p.forward(ctx, api, id)
+	return p.stop
 }
