@@ -2,10 +2,12 @@ package runtimecli_test
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,4 +259,35 @@ func TestFeatures(t *testing.T) {
 	if f.OCIVersionMax != "1.3.0" || len(f.Linux.Namespaces) < 7 || !f.Linux.Seccomp.Enabled {
 		t.Errorf("features: %+v", f)
 	}
+}
+
+// run forwards the signals it receives to the container's process, as
+// runc does; one sent as soon as the program runs is not lost.
+func TestRunForwardsSignals(t *testing.T) {
+	r := fixture.NewRuntime(t)
+	b := fixture.Bundle(t, fixture.Spec("sig", "sh", "-c", "trap 'echo got USR1; exit 3' USR1; echo ready; while true; do sleep 0.05; done"))
+	cmd := r.Command("run", "-b", b, "sig")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "ready") {
+		_ = cmd.Process.Kill()
+		t.Fatalf("the container said %q, want ready", buf[:n])
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(out)
+	err = cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if code != 3 || !strings.Contains(string(rest), "got USR1") {
+		t.Errorf("after SIGUSR1: output %q, exit %d (%v); want \"got USR1\" and 3", rest, code, err)
+	}
+	r.AssertClean(t, "sig", b)
 }
