@@ -310,21 +310,16 @@ func runRun(cmd *cobra.Command, o *runOptions, co *containerOptions) error {
 		return err
 	}
 	defer api.Close()
-	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
-	// A detached run ends at the start: there is nothing to forward to.
-	var proxy *signalProxy
-	if o.sigProxy && attach {
-		proxy = catchSignals() // while the container is created
-		defer proxy.stop()
-	}
 	id, err := createContainer(ctx, api, cmd, cfg, &o.createOptions)
 	if err != nil {
 		return startError(err)
 	}
+	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
 	stopProxy := func() {}
-	if proxy != nil {
-		proxy.forward(ctx, api, id)
-		stopProxy = proxy.stop
+	// A detached run ends at the start: there is nothing to forward to.
+	if o.sigProxy && attach {
+		stopProxy = proxySignals(ctx, api, id)
+		defer stopProxy()
 	}
 
 	if !attach {

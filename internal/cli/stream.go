@@ -312,36 +312,19 @@ func monitorTTYSize(ctx context.Context, out any, stderr io.Writer, resize resiz
 	}()
 }
 
-// signalProxy forwards the signals this process receives to a container
-// (sig-proxy). Catching every signal takes one round trip per signal to
-// the Go runtime's signal thread (2-4 ms on a small VM), and releasing them
-// as much: catching overlaps with what the command does until it forwards,
-// releasing with its exit.
-type signalProxy struct {
-	sigc   chan os.Signal
-	caught chan struct{} // closed once every signal is caught
-	done   chan struct{}
-	once   sync.Once
-}
-
-// catchSignals starts catching signals for a proxy.
-func catchSignals() *signalProxy {
-	p := &signalProxy{sigc: make(chan os.Signal, 128), caught: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		signal.Notify(p.sigc)
-		close(p.caught)
-	}()
-	return p
-}
-
-// forward sends the signals caught to container id until stop. It returns
-// once every signal is caught: none sent after it is lost.
-func (p *signalProxy) forward(ctx context.Context, api *apiClient, id string) {
-	<-p.caught
+// proxySignals forwards the signals this process receives to the
+// container until the returned function is called (sig-proxy). Releasing
+// every signal takes one round trip per signal to the Go runtime's signal
+// thread (1-4 ms on a small VM): it is left to the background, where the
+// command's exit cuts it short.
+func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) {
+	sigc := make(chan os.Signal, 128)
+	signal.Notify(sigc)
+	done := make(chan struct{})
 	go func() {
 		for {
 			select {
-			case s := <-p.sigc:
+			case s := <-sigc:
 				sig, ok := s.(unix.Signal)
 				if !ok || sig == unix.SIGCHLD || sig == unix.SIGPIPE || sig == unix.SIGURG || sig == unix.SIGWINCH {
 					continue
@@ -351,29 +334,16 @@ func (p *signalProxy) forward(ctx context.Context, api *apiClient, id string) {
 					continue
 				}
 				_, _ = api.ContainerKill(ctx, id, apiclient.ContainerKillOptions{Signal: name})
-			case <-p.done:
+			case <-done:
 				return
 			}
 		}
 	}()
-}
-
-// stop ends the forwarding at once; the signals are released in the
-// background.
-func (p *signalProxy) stop() {
-	p.once.Do(func() {
-		close(p.done)
-		go func() {
-			<-p.caught
-			signal.Stop(p.sigc)
-		}()
-	})
-}
-
-// proxySignals forwards the signals this process receives to the
-// container until the returned function is called.
-func proxySignals(ctx context.Context, api *apiClient, id string) (stop func()) {
-	p := catchSignals()
-	p.forward(ctx, api, id)
-	return p.stop
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			go signal.Stop(sigc)
+		})
+	}
 }
