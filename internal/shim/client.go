@@ -93,7 +93,7 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	// spin looking for work, at every start.
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.ExtraFiles = []*os.File{theirs}
-	if code := l.codeCopy(); code != nil {
+	if code := l.codeForShims(); code != nil {
 		// The binary this daemon runs, whatever is at its path now: the
 		// copy must hold the same bytes.
 		cmd.Path = "/proc/self/exe"
@@ -110,10 +110,10 @@ func (l *Launcher) startStandby() (*standbyShim, error) {
 	return &standbyShim{cmd: cmd, ctl: ours}, nil
 }
 
-// codeCopy is the copy of the binary handed to shims, made on first need;
+// codeForShims is the copy of the binary handed to shims, made on first need;
 // nil when it cannot be made or when shims are not this process's binary
 // (a test's). The caller holds l.mu.
-func (l *Launcher) codeCopy() *codeCopy {
+func (l *Launcher) codeForShims() *codeCopy {
 	if !l.tried {
 		l.tried = true
 		a, err1 := os.Stat(l.exe)

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"golang.org/x/sys/unix"
 )
 
 // codeCopy is a sealed in-memory copy of the running gantry binary, made
@@ -37,6 +38,12 @@ func newCodeCopy() (*codeCopy, error) {
 	f, err := exeseal.CloneBinary(src, st.Size(), "gantry", os.TempDir())
 	if err != nil {
 		return nil, fmt.Errorf("copying the binary for the shims: %w", err)
+	}
+	// Without memfds CloneBinary falls back to a file on disk, which has
+	// the large folios this is about; shims would refuse it (takeCodeCopy).
+	if seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+		f.Close()
+		return nil, fmt.Errorf("copying the binary for the shims: no sealed memfd")
 	}
 	return &codeCopy{f: f}, nil
 }
