@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runtime benchmarks: the same bundles run by `gantry runtime` and by runc
 # (Debian's), side by side in one run; prints medians and gantry/runc ratios.
-# Usage: bench/runtime.sh [-r RUNS] [-w WORKLOAD]...
+# Usage: bench/runtime.sh [-r RUNS] [-i] [-w WORKLOAD]...
 #   workloads: run (busybox `true`), run-limits (memory+pids+cpu limits and
 #   Docker's default seccomp profile), exec (into a running container),
 #   stats (`events --stats`)
+#   -i interleaves: gantry and runc alternate run by run instead of hyperfine
+#   timing each in a block, so the drift of a noisy machine hits both alike
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=30; sel=()
-while getopts "r:w:" o; do case $o in r) runs=$OPTARG;; w) sel+=("$OPTARG");; *) exit 2;; esac; done
+runs=30; sel=(); interleave=0
+while getopts "r:w:i" o; do case $o in r) runs=$OPTARG;; w) sel+=("$OPTARG");; i) interleave=1;; *) exit 2;; esac; done
 [ ${#sel[@]} -gt 0 ] || sel=(run run-limits exec stats)
 G=${GANTRY:-$PWD/bin/gantry}
 RUNC=${RUNC:-$(command -v runc)}
@@ -47,6 +49,25 @@ mkbundle "$tmp/sleep" '["sleep","3600"]' "$limits" 1
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
 row() { # name gantry-cmd runc-cmd [prepare-g prepare-r]
   local name=$1 gc=$2 rc=$3 pg=${4:-true} pr=${5:-true}
+  if [ $interleave = 1 ]; then
+    python3 - "$name" "$runs" "$gc" "$rc" <<'PY'
+import shlex, statistics, subprocess, sys, time
+name, runs, cmds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = [[], []]
+for i in range(runs + 3):  # the first three warm up
+    for k, c in enumerate(cmds):
+        t = time.perf_counter()
+        r = subprocess.run(shlex.split(c), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        d = time.perf_counter() - t
+        if r.returncode != 0:
+            sys.exit(f"{name}: {c} failed: {r.stderr.decode()[-300:]}")
+        if i >= 3:
+            times[k].append(d)
+g, r = (statistics.median(t) for t in times)
+print(f"{name:<14} {g*1000:9.2f} ms {r*1000:9.2f} ms   {g/r:5.2f}x")
+PY
+    return
+  fi
   hyperfine -N -w 3 -r "$runs" --prepare "$pg" --export-json "$tmp/g.json" "$gc" >/dev/null 2>"$tmp/g.err" || { echo "$name: gantry failed: $(tail -3 "$tmp/g.err")"; return; }
   hyperfine -N -w 3 -r "$runs" --prepare "$pr" --export-json "$tmp/r.json" "$rc" >/dev/null 2>"$tmp/r.err" || { echo "$name: runc failed: $(tail -3 "$tmp/r.err")"; return; }
   python3 - "$name" "$(median "$tmp/g.json")" "$(median "$tmp/r.json")" <<'PY'
@@ -56,7 +77,7 @@ print(f"{n:<14} {g*1000:9.2f} ms {r*1000:9.2f} ms   {g/r:5.2f}x")
 PY
 }
 
-echo "runs per cell: $runs; medians; ratio = gantry / runc (lower is faster)"
+echo "runs per cell: $runs$([ $interleave = 1 ] && echo ', interleaved'); medians; ratio = gantry / runc (lower is faster)"
 printf '%-14s %12s %12s   %s\n' workload gantry runc ratio
 for w in "${sel[@]}"; do
   case $w in
