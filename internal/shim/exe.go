@@ -41,7 +41,7 @@ func newCodeCopy() (*codeCopy, error) {
 	}
 	// Without memfds CloneBinary falls back to a file on disk, which has
 	// the large folios this is about; shims would refuse it (takeCodeCopy).
-	if seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+	if !sealedMemfd(f.Fd()) {
 		f.Close()
 		return nil, fmt.Errorf("copying the binary for the shims: no sealed memfd")
 	}
@@ -49,3 +49,10 @@ func newCodeCopy() (*codeCopy, error) {
 }
 
 func (c *codeCopy) close() { c.f.Close() }
+
+// sealedMemfd says whether fd is a memfd that can no longer be written: the
+// only copy of the binary the daemon hands out and a shim maps its code from.
+func sealedMemfd(fd uintptr) bool {
+	seals, err := unix.FcntlInt(fd, unix.F_GET_SEALS, 0)
+	return err == nil && seals&unix.F_SEAL_WRITE != 0
+}

@@ -17,8 +17,7 @@ const codeCopyFd = 4
 // standby shim (before any file of its own could take the number): nil
 // unless fd 4 is a sealed memfd.
 func takeCodeCopy() *os.File {
-	seals, err := unix.FcntlInt(codeCopyFd, unix.F_GET_SEALS, 0)
-	if err != nil || seals&unix.F_SEAL_WRITE == 0 {
+	if !sealedMemfd(codeCopyFd) {
 		return nil
 	}
 	unix.CloseOnExec(codeCopyFd)
