@@ -116,6 +116,7 @@ func TestCpPlacement(t *testing.T) {
 	d := fixture.NewDaemon(t)
 	d.Busybox()
 	d.MustGantry("run", "-d", "--name", "pl", "busybox", "sh", "-c", "mkdir -p /d/inner && echo one > /d/inner/f && echo f > /file && sleep 600")
+	waitForPath(t, d, "pl", "/file") // run -d returns once the shell runs, not once it made them
 	tmp := t.TempDir()
 	cases := []struct {
 		src, dst string
