@@ -450,24 +450,37 @@ func TestResourcesCPUQuota(t *testing.T) {
 		return st.CPU.Usage.Total, before.Add(after.Sub(before) / 2)
 	}
 	const want, tolerance = 0.5, 0.15
-	var ratios []float64
+	var ratios, idles []float64
 	// A loaded machine can only slow the loop down: measure again rather
-	// than fail when it got less than its quota, but never accept more.
+	// than fail when it got less than its quota, but never accept more. A
+	// shortfall counts only when the machine had the CPU to spare: then it
+	// was the quota that held the loop back (make test runs the daemon's
+	// tests alongside, which can take both of CI's cores).
+	short := false
 	for attempt := 0; attempt < 3; attempt++ {
 		u0, t0 := sample()
+		i0 := resIdleCPUTime(t)
 		time.Sleep(2 * time.Second)
+		i1 := resIdleCPUTime(t)
 		u1, t1 := sample()
-		ratio := float64(u1-u0) / float64(t1.Sub(t0).Nanoseconds())
-		ratios = append(ratios, ratio)
+		elapsed := float64(t1.Sub(t0).Nanoseconds())
+		ratio := float64(u1-u0) / elapsed
+		idle := float64(i1-i0) / elapsed
+		ratios, idles = append(ratios, ratio), append(idles, idle)
 		if ratio > want*(1+tolerance) {
 			t.Fatalf("a busy loop under a quota of 50000/100000 used %.3f CPUs (want %.2f ± %.0f%%)", ratio, want, tolerance*100)
 		}
 		if ratio >= want*(1-tolerance) {
+			short = false
 			break
 		}
+		short = short || idle >= want-ratio
 	}
 	if last := ratios[len(ratios)-1]; last < want*(1-tolerance) {
-		t.Fatalf("a busy loop under a quota of 50000/100000 used %.3f CPUs (want %.2f ± %.0f%%); all samples %.3f", last, want, tolerance*100, ratios)
+		if short {
+			t.Fatalf("a busy loop under a quota of 50000/100000 used %.3f CPUs (want %.2f ± %.0f%%) while the machine had CPU to spare; samples %.3f, idle CPUs %.3f", last, want, tolerance*100, ratios, idles)
+		}
+		t.Logf("the machine was busy throughout: the loop got %.3f CPUs with %.3f idle; only the upper bound and throttling are checked", ratios, idles)
 	}
 	if th := resStats(t, r, id).CPU.Throttling; th.ThrottledPeriods == 0 {
 		t.Errorf("events --stats: cpu.throttling.throttledPeriods = 0 for a busy loop over its quota")
@@ -568,4 +581,29 @@ func TestResourcesUpdate(t *testing.T) {
 	if got := resState(t, r, id).Status; got != "running" {
 		t.Errorf("after the updates the container is %q, want running", got)
 	}
+}
+
+// resIdleCPUTime is the machine's idle and iowait time so far, summed over
+// its CPUs, from /proc/stat.
+func resIdleCPUTime(t *testing.T) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait ...
+	if len(f) < 6 || f[0] != "cpu" {
+		t.Fatalf("/proc/stat starts with %q", line)
+	}
+	var ticks int64
+	for _, s := range f[4:6] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/stat: %v", err)
+		}
+		ticks += n
+	}
+	const userHz = 100 // USER_HZ, fixed at 100 on Linux
+	return time.Duration(ticks) * time.Second / userHz
 }
