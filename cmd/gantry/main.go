@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/gantry-dev/gantry/internal/cli"
+	// Huge pages for a short-lived role's heap; initialised early, see why there.
+	_ "github.com/gantry-dev/gantry/internal/hugeheap"
 	"github.com/gantry-dev/gantry/internal/reaper"
 	"github.com/gantry-dev/gantry/internal/shim"
 )

@@ -34,6 +34,8 @@ func TestRunOptions(t *testing.T) {
 		{"no-new-privileges", []string{"--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, "NoNewPrivs:\t1"},
 		{"privileged", []string{"--privileged", "busybox", "sh", "-c", "mkdir /m && mount -t tmpfs t /m && echo mounted"}, "mounted\n"},
 		{"memory limit", []string{"-m", "64m", "busybox", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"}, "67108864\n"},
+		// Docker's smallest limit: the container's init must fit in it before it execs.
+		{"smallest memory limit", []string{"-m", "6m", "busybox", "sh", "-c", "echo fits"}, "fits\n"},
 		{"pids limit", []string{"--pids-limit", "33", "busybox", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}, "33\n"},
 		{"label", []string{"--label", "a=b", "busybox", "true"}, ""},
 		{"init reaps", []string{"--init", "busybox", "sh", "-c", "ps -o pid,comm | head -2"}, "docker-init"},
