@@ -64,7 +64,12 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	if err != nil {
 		return err
 	}
-	images, err := image.Open(ctx, cfg.DataRoot, image.Options{Registry: registry.Options{Insecure: cfg.InsecureRegistries}})
+	images, err := image.Open(ctx, cfg.DataRoot, image.Options{
+		Registry: registry.Options{Insecure: cfg.InsecureRegistries},
+		// A burst of requests opens gantry.db once; an idle daemon lets
+		// `gantry system check` open it.
+		MetadataLinger: 2 * time.Second,
+	})
 	if err != nil {
 		return err
 	}
@@ -103,7 +108,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		server.Archive{S: containers},
 		server.Housekeeping{Containers: containers, DiskUsage: du},
 		server.Networks{R: networks, Containers: containers},
-		server.Images{S: images, InUse: containers.ImageInUse, Events: bus},
+		server.Images{S: images, InUse: containers.ImageInUse, Events: bus, Lists: &server.ListCache{}},
 		server.Volumes{S: volumes},
 	}, buildAPI...), server.WithLogger(log))
 	hs := &http.Server{Handler: releaseWhenIdle(srv, 3*time.Second), ConnContext: server.WithConn, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

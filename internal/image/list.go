@@ -93,6 +93,17 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]image.Summary, 
 	return out, nil
 }
 
+// Generation identifies the metadata's content now: a List made at the same
+// generation, with the same options, returns the same images.
+func (s *Service) Generation(ctx context.Context) (uint64, error) {
+	var gen uint64
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		gen = tx.Generation()
+		return nil
+	})
+	return gen, err
+}
+
 func familiarDigests(full []string) []string {
 	out := make([]string, 0, len(full))
 	for _, d := range full {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -35,10 +36,10 @@ type Options struct {
 	// MaxConcurrentUploads bounds parallel layer uploads (Docker: 5).
 	MaxConcurrentUploads int
 	Registry             registry.Options
-	// HoldMetadata keeps the metadata store open (and locked) for the
-	// service's life, as a daemon does; otherwise it is opened around each
-	// transaction.
-	HoldMetadata bool
+	// MetadataLinger keeps the metadata store open (and locked against
+	// other processes) this long after its last transaction, as a daemon
+	// does; zero closes it at once.
+	MetadataLinger time.Duration
 }
 
 // Open opens (creating) the image stores under root: content/, snapshots/
@@ -58,7 +59,7 @@ func Open(ctx context.Context, root string, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &metadata{path: filepath.Join(root, "gantry.db"), hold: opts.HoldMetadata}
+	db := &metadata{path: filepath.Join(root, "gantry.db"), linger: opts.MetadataLinger}
 	// Open once now: a bad or newer store is reported before any work.
 	if err := db.View(ctx, func(*store.Tx) error { return nil }); err != nil {
 		snaps.Close()

@@ -71,6 +71,10 @@ type Tx struct {
 	kv     *bolt.Bucket
 }
 
+// Generation identifies the store's content as this transaction sees it:
+// every committed write makes a greater one, also across reopenings.
+func (tx *Tx) Generation() uint64 { return uint64(tx.tx.ID()) }
+
 func newTx(btx *bolt.Tx, cache *ImageCache) (*Tx, error) {
 	root := btx.Bucket([]byte(v1Bucket))
 	if root == nil {

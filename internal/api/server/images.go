@@ -30,6 +30,7 @@ type Images struct {
 	S      *image.Service
 	InUse  image.InUse
 	Events *engineevents.Bus // image events; nil publishes none
+	Lists  *ListCache        // the last GET /images/json answer; nil keeps none
 }
 
 func (i Images) events() imageEvents { return imageEvents{i.Events} }
@@ -63,11 +64,28 @@ func (i Images) list(ctx context.Context, w http.ResponseWriter, r *http.Request
 			flat = append(flat, k+"="+v)
 		}
 	}
-	list, err := i.S.List(ctx, image.ListOptions{All: BoolValue(r, "all"), Filters: flat})
+	// Read before listing: a write in between only makes the cached answer
+	// newer than its generation, never older.
+	gen, err := i.S.Generation(ctx)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, list)
+	key := r.URL.RawQuery
+	body, ok := i.Lists.get(gen, key)
+	if !ok {
+		list, err := i.S.List(ctx, image.ListOptions{All: BoolValue(r, "all"), Filters: flat})
+		if err != nil {
+			return err
+		}
+		if body, err = json.Marshal(list); err != nil {
+			return err
+		}
+		body = append(body, '\n')
+		i.Lists.put(gen, key, body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(body)
+	return err
 }
 
 func (i Images) inspect(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
