@@ -55,10 +55,10 @@ func Main(args []string) int {
 	// Signals are the runtime's to forward; only the CLI's own commands
 	// cancel on interrupt.
 	ctx := context.Background()
+	// Not stopped when the command ends: the process exits then, and
+	// stopping would wait for the signal loop to go idle.
 	if len(args) < 2 || args[1] != "runtime" {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, unix.SIGTERM)
-		defer stop()
+		ctx, _ = signal.NotifyContext(ctx, os.Interrupt, unix.SIGTERM)
 	}
 	if path := os.Getenv("GANTRY_CPUPROFILE"); path != "" {
 		// A profiling aid: `GANTRY_CPUPROFILE=pull.prof gantry pull ...`.
