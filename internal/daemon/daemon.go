@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		Registry: registry.Options{Insecure: cfg.InsecureRegistries},
 		// A burst of requests opens gantry.db once; an idle daemon lets
 		// `gantry system check` open it.
-		MetadataLinger: 2 * time.Second,
+		MetadataLinger: 500 * time.Millisecond,
 	})
 	if err != nil {
 		return err
