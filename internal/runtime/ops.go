@@ -157,7 +157,11 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool
 
 // Kill signals the container s is the init of, as Runtime.Kill does.
 func (s *Supervised) Kill(sig unix.Signal, all bool) error {
-	return kill(s.container, s.container.ID(), sig, all)
+	c, err := s.loaded()
+	if err != nil {
+		return err
+	}
+	return kill(c, s.id, sig, all)
 }
 
 func kill(c *libcontainer.Container, id string, sig unix.Signal, all bool) error {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -25,11 +26,15 @@ type ProcessIO struct {
 // Supervised is a container process whose parent is the caller: the shim
 // waits for it, signals it and owns its stdio.
 type Supervised struct {
-	r         *Runtime
-	container *libcontainer.Container
-	process   *libcontainer.Process
-	console   *os.File // our end of the console socket until the master arrives
-	master    *os.File
+	r       *Runtime
+	process *libcontainer.Process // nil for an adopted init (Adopt)
+	pid     int                   // an adopted init's
+	console *os.File              // our end of the console socket until the master arrives
+	master  *os.File
+
+	mu        sync.Mutex
+	id        string
+	container *libcontainer.Container // an adopted init's is loaded when first needed
 }
 
 // CreateSupervised creates the container of bundle with the caller as its
@@ -62,7 +67,11 @@ func (r *Runtime) CreateSupervised(ctx context.Context, id, bundle string, pio P
 // the container from its creation, so its state is not read back from
 // disk at every exec.
 func (s *Supervised) Exec(ctx context.Context, p *specs.Process, pio ProcessIO) (*Supervised, error) {
-	r, c, id := s.r, s.container, s.container.ID()
+	c, err := s.loaded()
+	if err != nil {
+		return nil, err
+	}
+	r, id := s.r, s.id
 	status, err := c.Status()
 	if err != nil {
 		return nil, err
@@ -86,7 +95,7 @@ func (r *Runtime) spawn(c *libcontainer.Container, spec *specs.Process, pio Proc
 		return nil, err
 	}
 	p.Init = init
-	s := &Supervised{r: r, container: c, process: p}
+	s := &Supervised{r: r, container: c, id: c.ID(), process: p}
 	var child *os.File
 	if pio.Terminal {
 		parent, c, err := utils.NewSockPair("console")
@@ -138,21 +147,81 @@ func (s *Supervised) closeConsole() {
 // Console is the terminal's master, or nil without a terminal.
 func (s *Supervised) Console() *os.File { return s.master }
 
+// Adopt supervises the init of container id, a running process that is
+// already the caller's child: a shim that re-executed itself (execve keeps
+// its children) takes its container over this way. The container's state
+// is read from disk only when an operation needs it, not to wait.
+func (r *Runtime) Adopt(id string, pid int, master *os.File) *Supervised {
+	return &Supervised{r: r, id: id, pid: pid, master: master}
+}
+
+// loaded is the container s belongs to.
+func (s *Supervised) loaded() (*libcontainer.Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.container == nil {
+		c, err := s.r.load(s.id)
+		if err != nil {
+			return nil, err
+		}
+		s.container = c
+	}
+	return s.container, nil
+}
+
 // Pid is the process's host pid.
 func (s *Supervised) Pid() int {
+	if s.process == nil {
+		return s.pid
+	}
 	pid, _ := s.process.Pid()
 	return pid
 }
 
 // Start lets a created container's init exec the user's program.
-func (s *Supervised) Start() error { return s.r.startCreated(s.container) }
+func (s *Supervised) Start() error {
+	if s.process == nil {
+		return errdefs.Conflict("container %s is already running", s.id)
+	}
+	return s.r.startCreated(s.container)
+}
 
 // Signal sends sig to the process.
-func (s *Supervised) Signal(sig unix.Signal) error { return s.process.Signal(sig) }
+func (s *Supervised) Signal(sig unix.Signal) error {
+	if s.process == nil {
+		// Not reaped yet by its parent, us: the pid is still the process's.
+		return unix.Kill(s.pid, sig)
+	}
+	return s.process.Signal(sig)
+}
+
+// WaitExited returns once the process has exited, leaving it to be reaped
+// (Wait).
+func (s *Supervised) WaitExited() {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, s.Pid(), &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
 
 // Wait waits for the process and returns its exit status as a shell
 // reports it (128+signal for a killed process).
 func (s *Supervised) Wait() int {
+	if s.process == nil {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(s.pid, &ws, 0, nil)
+			if err == nil {
+				return utils.ExitStatus(ws)
+			}
+			if err != unix.EINTR {
+				return 255
+			}
+		}
+	}
 	st, err := s.process.Wait()
 	if st == nil {
 		if err != nil {
@@ -168,9 +237,21 @@ func (s *Supervised) Wait() int {
 }
 
 // CgroupManager is the cgroup manager of the container s belongs to.
-func (s *Supervised) CgroupManager() (cgroups.Manager, error) { return managerOf(s.container) }
+func (s *Supervised) CgroupManager() (cgroups.Manager, error) {
+	c, err := s.loaded()
+	if err != nil {
+		return nil, err
+	}
+	return managerOf(c)
+}
 
 // Destroy removes the container s is the init of (its processes, cgroups
 // and state), as Delete with force does, from the container the supervisor
 // already holds.
-func (s *Supervised) Destroy() error { return killAndDestroy(s.container) }
+func (s *Supervised) Destroy() error {
+	c, err := s.loaded()
+	if err != nil {
+		return err
+	}
+	return killAndDestroy(c)
+}

@@ -83,14 +83,14 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		// which closes what it reads from.
 		readEnd, derr := dupFile(master)
 		if derr == nil {
-			out.pump(streamStdout, readEnd)
+			out.pump(streamStdout, readEnd, nil)
 		}
 		if req.Stdin {
 			go func() { _, _ = io.Copy(master, br) }()
 		}
 	} else {
-		out.pump(streamStdout, outR)
-		out.pump(streamStderr, errR)
+		out.pump(streamStdout, outR, nil)
+		out.pump(streamStderr, errR, nil)
 		if stdinW != nil {
 			go func() {
 				_, _ = io.Copy(stdinW, br)

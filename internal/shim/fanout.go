@@ -3,8 +3,9 @@ package shim
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -25,12 +26,25 @@ type fanout struct {
 	subs   map[net.Conn]subscription
 	pumps  sync.WaitGroup
 	closed bool
+
+	// A respawn stops the pumps (stop) and takes over what they read from.
+	readers  map[*os.File]bool
+	stopping bool
+	stopped  []stoppedPump
+}
+
+// stoppedPump is a pump a respawn stopped: its stream, its source, and the
+// start of a line it had not logged yet.
+type stoppedPump struct {
+	stream  byte
+	r       *os.File
+	pending []byte
 }
 
 type subscription struct{ stdout, stderr bool }
 
 func newFanout(log logger.Writer, frames bool) *fanout {
-	return &fanout{log: log, frames: frames, subs: map[net.Conn]subscription{}}
+	return &fanout{log: log, frames: frames, subs: map[net.Conn]subscription{}, readers: map[*os.File]bool{}}
 }
 
 // addReplying answers the client (answer) and, when subscribe is set,
@@ -63,17 +77,19 @@ func (f *fanout) add(c net.Conn, stdout, stderr bool) {
 	f.subs[c] = subscription{stdout, stderr}
 }
 
-// pump copies r until it ends.
-func (f *fanout) pump(stream byte, r io.ReadCloser) {
+// pump copies r until it ends, pending being the start of a line read
+// before (by the process that respawned into this one).
+func (f *fanout) pump(stream byte, r *os.File, pending []byte) {
 	f.pumps.Add(1)
+	f.mu.Lock()
+	f.readers[r] = true
+	f.mu.Unlock()
 	go func() {
 		defer f.pumps.Done()
-		defer r.Close()
 		name := "stdout"
 		if stream == streamStderr {
 			name = "stderr"
 		}
-		var pending []byte // a line not yet ended, for the log
 		buf := make([]byte, 32*1024)
 		for {
 			n, err := r.Read(buf)
@@ -85,13 +101,61 @@ func (f *fanout) pump(stream byte, r io.ReadCloser) {
 				}
 			}
 			if err != nil {
+				f.mu.Lock()
+				delete(f.readers, r)
+				if f.stopping && errors.Is(err, os.ErrDeadlineExceeded) {
+					f.stopped = append(f.stopped, stoppedPump{stream, r, pending})
+					f.mu.Unlock()
+					return
+				}
+				f.mu.Unlock()
 				if f.log != nil && len(pending) > 0 {
 					_ = f.log.Log(logger.Message{Stream: name, Line: pending, Partial: true, Time: time.Now().UTC()})
 				}
+				r.Close()
 				return
 			}
 		}
 	}()
+}
+
+// attached says whether any client is subscribed to the output.
+func (f *fanout) attached() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs) > 0
+}
+
+// stop makes every pump return without closing its source, and returns
+// them; it fails, stopping none, when a source cannot be given a read
+// deadline.
+func (f *fanout) stop() ([]stoppedPump, error) {
+	f.mu.Lock()
+	for r := range f.readers {
+		if err := r.SetReadDeadline(time.Time{}); err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+	}
+	f.stopping = true
+	for r := range f.readers {
+		_ = r.SetReadDeadline(time.Unix(1, 0))
+	}
+	f.mu.Unlock()
+	f.pumps.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stopped := f.stopped
+	f.stopping, f.stopped = false, nil
+	return stopped, nil
+}
+
+// restart runs pumps stop returned again.
+func (f *fanout) restart(stopped []stoppedPump) {
+	for _, p := range stopped {
+		_ = p.r.SetReadDeadline(time.Time{})
+		f.pump(p.stream, p.r, p.pending)
+	}
 }
 
 // logLines logs the complete lines of data and returns what is left.

@@ -39,19 +39,33 @@ func takeCodeCopy() *os.File {
 // Only mappings without private copies are replaced: a relocated page of
 // read-only data written at start (static glibc's ifunc table) must stay.
 func releaseCode(code *os.File) {
-	if code != nil {
-		defer code.Close()
-		if !sameFile(code) {
-			code = nil
-		}
+	if code != nil && !sameFile(code) {
+		code = nil
 	}
+	uffd := -1
+	if code != nil {
+		uffd = pageByPage()
+	}
+	var registered []mapping
 	for _, m := range exeMappings() {
 		if code != nil && remap(m, code) {
+			if uffd >= 0 && faultPageByPage(uffd, m.start, m.end) {
+				registered = append(registered, m)
+			}
 			continue
 		}
 		// Not mapped whole again at the next touch where the page cache
 		// holds large folios.
 		madvise(m.start, m.end, unix.MADV_NOHUGEPAGE)
+		madvise(m.start, m.end, unix.MADV_DONTNEED)
+	}
+	if len(registered) == 0 && uffd >= 0 {
+		unix.Close(uffd)
+	}
+	// What was touched while the registrations were being made was mapped
+	// 64 KB at a time: drop it (the registration stays, and with it the
+	// descriptor, for the process's life).
+	for _, m := range registered {
 		madvise(m.start, m.end, unix.MADV_DONTNEED)
 	}
 }

@@ -62,6 +62,25 @@ func TestReleaseCodeRemapsInPlace(t *testing.T) {
 	if !fromCopy {
 		t.Fatalf("no code mapped from the copy:\n%s", maps)
 	}
+	// Registered with a userfaultfd for write protection (VmFlags "uw"),
+	// which the kernel maps a page at a time, where the kernel offers it.
+	offered := pageByPage() >= 0
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCopy, registered := false, false
+	for _, l := range strings.Split(string(smaps), "\n") {
+		if f := strings.Fields(l); len(f) >= 6 && strings.Contains(f[0], "-") {
+			inCopy = f[1] == "r-xp" && strings.HasPrefix(f[5], "/memfd:") && strings.Contains(f[5], "shim-test")
+		}
+		if inCopy && strings.HasPrefix(l, "VmFlags:") && strings.Contains(l, " uw") {
+			registered = true
+		}
+	}
+	if registered != offered {
+		t.Errorf("code from the copy registered for write protection: %v; the kernel offers userfaultfd: %v", registered, offered)
+	}
 	// Code not run before, now read from the copy.
 	if !regexp.MustCompile(`^sha256:[a-f0-9]{4}$`).MatchString("sha256:abcd") {
 		t.Error("regexp after the remap")

@@ -10,8 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,24 +44,44 @@ const ConfigName = "shim.json"
 
 type shim struct {
 	o     Options
+	dir   string
+	code  *os.File // the daemon's copy of the binary, or nil (see releaseCode)
 	rt    *runtime.Runtime
 	proc  *runtime.Supervised
 	log   logger.Writer
 	out   *fanout
 	stdin *os.File // our end of the container's stdin, nil without -i
+	l     net.Listener
 
 	stdinMu   sync.Mutex
 	exited    chan struct{}
 	exit      Exit
-	responses sync.WaitGroup // answers in flight when the container exits
+	responses sync.WaitGroup // exec answers in flight when the container exits
 
 	execMu sync.Mutex
 	execs  map[string]*execProcess
+
+	// busy counts what a respawn would cut short: requests being handled
+	// and attached clients' input. serve counts a connection before it
+	// looks at respawning, so once serve has stopped the count only falls.
+	busy       atomic.Int32
+	respawning atomic.Bool
+	serving    chan struct{} // closed when serve returns
+	unread     []net.Conn    // accepted during a respawn, left for the next process
+
+	mu        sync.Mutex // held by a respawn from its check to the exec
+	started   bool
+	exiting   bool // the container has exited: it is too late to respawn
+	respawned bool // this process is the respawned one
+	waiters   []net.Conn
 }
 
 // Main runs a shim from the Options in dir and returns its exit status.
 // The readiness report goes to fd 3.
 func Main(dir string) int {
+	if fd, ok := handedOver(); ok {
+		return resume(fd, nil)
+	}
 	return run(dir, os.NewFile(3, "ready"), nil)
 }
 
@@ -71,6 +91,9 @@ func Main(dir string) int {
 // then does not wait for a process to start and the Go runtime to set up.
 func Standby() int {
 	code := takeCodeCopy()
+	if fd, ok := handedOver(); ok {
+		return resume(fd, code)
+	}
 	setName("shim-standby")
 	runtime.Warm()
 	ctl := os.NewFile(3, "control")
@@ -112,47 +135,58 @@ func run(dir string, ready *os.File, code *os.File) int {
 	}
 	// ps shows which container a shim serves (comm has 15 characters).
 	setName("shim-" + o.ID[:min(10, len(o.ID))])
-	s := &shim{o: o, exited: make(chan struct{}), execs: map[string]*execProcess{}}
-	l, err := s.setup()
+	s := newShim(o, dir, code)
+	// Creating the container runs deep call chains; on a goroutine of its
+	// own, the stack they grew is freed when it ends.
+	setupDone := make(chan struct{})
+	go func() {
+		defer close(setupDone)
+		err = s.setup()
+	}()
+	<-setupDone
 	if err != nil {
 		report(errorResponse(err))
 		return 1
 	}
 	report(Response{Pid: s.proc.Pid()})
-	// Creating the container took a few megabytes of heap that are garbage
-	// now; the shim lives as long as the container, so give them back once
-	// the start is over rather than when the scavenger gets to them.
-	time.AfterFunc(time.Second, func() {
-		debug.FreeOSMemory()
-		releaseCode(code)
-	})
-	go s.serve(l)
-	s.waitExit(l)
+	time.AfterFunc(time.Second, s.settle)
+	s.supervise()
 	return 0
+}
+
+func newShim(o Options, dir string, code *os.File) *shim {
+	return &shim{o: o, dir: dir, code: code, exited: make(chan struct{}), execs: map[string]*execProcess{}}
+}
+
+// supervise serves the socket until the container has exited.
+func (s *shim) supervise() {
+	s.serving = make(chan struct{})
+	go s.serve()
+	s.waitExit()
 }
 
 // setup listens, opens the log and creates the container, whose init then
 // waits for "start".
-func (s *shim) setup() (net.Listener, error) {
+func (s *shim) setup() error {
 	// Orphans in the container are ours to reap, not the host's init's.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	rt, err := runtime.New(s.o.RuntimeRoot)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.rt = rt
 	os.Remove(s.o.Socket)
 	l, err := listen(s.o.Socket)
 	if err != nil {
-		return nil, fmt.Errorf("shim: %w", err)
+		return fmt.Errorf("shim: %w", err)
 	}
-	fail := func(err error) (net.Listener, error) {
+	fail := func(err error) error {
 		l.Close()
 		os.Remove(s.o.Socket)
 		if s.log != nil {
 			s.log.Close()
 		}
-		return nil, err
+		return err
 	}
 	if s.log, err = logger.New(s.o.LogPath, s.o.Log); err != nil {
 		return fail(err)
@@ -185,23 +219,36 @@ func (s *shim) setup() (net.Listener, error) {
 		return fail(err)
 	}
 	s.proc = proc
+	s.l = l
 	if s.o.Terminal {
-		master := proc.Console()
-		setSize(master, s.o.ConsoleSize[1], s.o.ConsoleSize[0])
+		setSize(proc.Console(), s.o.ConsoleSize[1], s.o.ConsoleSize[0])
+		// Read and written through the poller, so that a respawn can stop
+		// the pump (a read deadline).
+		master, err := pollable(proc.Console())
+		if err != nil {
+			_ = proc.Destroy()
+			return fail(err)
+		}
 		if s.o.OpenStdin {
 			s.stdin = master
 		}
-		s.out.pump(streamStdout, master)
+		s.out.pump(streamStdout, master, nil)
 	} else {
-		s.out.pump(streamStdout, outR)
-		s.out.pump(streamStderr, errR)
+		s.out.pump(streamStdout, outR, nil)
+		s.out.pump(streamStderr, errR, nil)
 	}
-	return l, nil
+	return nil
 }
 
 // waitExit reaps the container, records how it ended and answers the
 // waiters.
-func (s *shim) waitExit(l net.Listener) {
+func (s *shim) waitExit() {
+	// Not reaped before a respawn in progress has run its course: the
+	// next process reaps it.
+	s.proc.WaitExited()
+	s.mu.Lock()
+	s.exiting = true
+	s.mu.Unlock()
 	code := s.proc.Wait()
 	exitedAt := time.Now().UTC()
 	s.out.drain(s.o.Terminal)
@@ -226,9 +273,17 @@ func (s *shim) waitExit(l net.Listener) {
 	// start the container again at once, with a new shim at this path.
 	// Clients already connected get their answers; later ones find no
 	// socket and read the exit file.
-	l.Close()
+	s.l.Close()
 	os.Remove(s.o.Socket)
+	s.mu.Lock()
 	close(s.exited)
+	waiters := s.waiters
+	s.waiters = nil
+	s.mu.Unlock()
+	for _, c := range waiters {
+		_ = reply(c, Response{Exit: s.exit})
+		c.Close()
+	}
 	s.out.closeAll()
 	if exitWritten == nil {
 		if err := atomicfile.Sync(s.o.ExitFile); err != nil {
@@ -238,17 +293,34 @@ func (s *shim) waitExit(l net.Listener) {
 	s.responses.Wait()
 }
 
-func (s *shim) serve(l net.Listener) {
+func (s *shim) serve() {
+	defer close(s.serving)
 	for {
-		c, err := l.Accept()
+		c, err := s.l.Accept()
 		if err != nil {
-			return
+			// A respawn stops the loop with a deadline.
+			if s.respawning.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // out of descriptors, say
+			continue
+		}
+		s.busy.Add(1)
+		if s.respawning.Load() {
+			s.busy.Add(-1)
+			s.unread = append(s.unread, c)
+			continue
 		}
 		go s.handle(c)
 	}
 }
 
+// handle answers one connection; serve counted it busy.
 func (s *shim) handle(c net.Conn) {
+	defer s.busy.Add(-1)
 	br := bufio.NewReader(c)
 	line, err := br.ReadBytes('\n')
 	if err != nil {
@@ -266,15 +338,24 @@ func (s *shim) handle(c net.Conn) {
 		if err := s.proc.Start(); err != nil {
 			reply(c, errorResponse(err))
 		} else {
+			s.mu.Lock()
+			s.started = true
+			s.mu.Unlock()
 			reply(c, Response{Pid: s.proc.Pid()})
 		}
 		c.Close()
 	case "wait":
-		s.responses.Add(1)
-		<-s.exited
-		reply(c, Response{Exit: s.exit})
-		c.Close()
-		s.responses.Done()
+		// Answered by waitExit; a respawn hands the connection over.
+		s.mu.Lock()
+		select {
+		case <-s.exited:
+			s.mu.Unlock()
+			reply(c, Response{Exit: s.exit})
+			c.Close()
+		default:
+			s.waiters = append(s.waiters, c)
+			s.mu.Unlock()
+		}
 	case "attach":
 		s.attach(c, br, req)
 	case "exec":
@@ -319,7 +400,9 @@ func (s *shim) attach(c net.Conn, br *bufio.Reader, req Request) {
 		return
 	}
 	if req.Stdin && s.stdin != nil {
+		s.busy.Add(1)
 		go func() {
+			defer s.busy.Add(-1)
 			_, _ = io.Copy(s.stdin, br)
 			// Docker's StdinOnce: the first attached client to end its
 			// input closes the container's.
@@ -332,7 +415,9 @@ func (s *shim) attach(c net.Conn, br *bufio.Reader, req Request) {
 	}
 	if !req.Stdout && !req.Stderr {
 		// Only stdin: the connection lives until the container exits.
+		s.busy.Add(1)
 		go func() {
+			defer s.busy.Add(-1)
 			<-s.exited
 			c.Close()
 		}()
