@@ -6,16 +6,22 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
 	"github.com/gantry-dev/gantry/internal/runtime"
 )
 
 type execProcess struct {
-	proc *runtime.Supervised
-	done chan struct{}
-	exit Exit
+	proc     *runtime.Supervised
+	done     chan struct{}
+	exit     Exit
+	finished time.Time
 }
+
+// finishedExecTTL is how long the exit of an exec nobody waited for is
+// kept (a daemon that died before asking).
+const finishedExecTTL = 10 * time.Minute
 
 // startExec starts a process in the container and carries its stdio on c
 // until its output ends.
@@ -26,6 +32,11 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		return
 	}
 	s.execMu.Lock()
+	for id, e := range s.execs {
+		if !e.finished.IsZero() && time.Since(e.finished) > finishedExecTTL {
+			delete(s.execs, id)
+		}
+	}
 	if _, dup := s.execs[req.ExecID]; dup {
 		s.execMu.Unlock()
 		reply(c, errorResponse(errdefs.Conflict("exec %s already started", req.ExecID)))
@@ -105,8 +116,13 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		if m := e.proc.Console(); m != nil {
 			m.Close()
 		}
+		s.execMu.Lock()
 		e.exit = Exit{ExitCode: code}
+		e.finished = time.Now()
+		s.execMu.Unlock()
 		close(e.done)
+		// What the exec's start took is garbage once it is over.
+		s.scheduleSettle(5*time.Second, 0)
 	}()
 }
 
@@ -123,6 +139,10 @@ func (s *shim) waitExec(c net.Conn, id string) {
 	defer s.responses.Done()
 	<-e.done
 	reply(c, Response{Exit: e.exit})
+	// The daemon asks once; an exec's exit is not kept past its answer.
+	s.execMu.Lock()
+	delete(s.execs, id)
+	s.execMu.Unlock()
 }
 
 func dupFile(f *os.File) (*os.File, error) {

@@ -69,11 +69,13 @@ type shim struct {
 	serving    chan struct{} // closed when serve returns
 	unread     []net.Conn    // accepted during a respawn, left for the next process
 
-	mu        sync.Mutex // held by a respawn from its check to the exec
-	started   bool
-	exiting   bool // the container has exited: it is too late to respawn
-	respawned bool // this process is the respawned one
-	waiters   []net.Conn
+	mu      sync.Mutex // held by a respawn from its check to the exec
+	started bool
+	exiting bool // the container has exited: it is too late to respawn
+	waiters []net.Conn
+
+	settleMu    sync.Mutex
+	settleTimer *time.Timer
 }
 
 // Main runs a shim from the Options in dir and returns its exit status.
@@ -149,7 +151,7 @@ func run(dir string, ready *os.File, code *os.File) int {
 		return 1
 	}
 	report(Response{Pid: s.proc.Pid()})
-	time.AfterFunc(time.Second, s.settle)
+	s.scheduleSettle(time.Second, 0)
 	s.supervise()
 	return 0
 }
