@@ -91,6 +91,7 @@ func (s *Snapshotter) staging() (string, error) {
 			s.tmpErr = err
 			return
 		}
+		spreadChildren(tmp)
 		s.tmp, s.tmpLock = tmp, lock
 	})
 	return s.tmp, s.tmpErr
