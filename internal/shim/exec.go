@@ -62,7 +62,9 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		theirs = append(theirs, pio.Stdout, pio.Stderr, pio.Stdin)
 	}
 	if err == nil {
+		s.spawnMu.Lock()
 		e.proc, err = s.proc.Exec(context.Background(), req.Process, pio)
+		s.spawnMu.Unlock()
 	}
 	for _, f := range theirs {
 		if f != nil {
@@ -70,7 +72,7 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		}
 	}
 	if err != nil {
-		go reapStraysSoon()
+		go s.reapStraysSoon()
 		for _, f := range []*os.File{outR, errR, stdinW} {
 			if f != nil {
 				f.Close()

@@ -40,11 +40,16 @@ func reapStrays() {
 }
 
 // reapStraysSoon reaps now and twice more: a stage-2 killed as its exec
-// failed may turn zombie a moment after the failure is reported.
-func reapStraysSoon() {
+// failed may turn zombie a moment after the failure is reported. Never
+// while another exec starts (spawnMu): its runc:[0:PARENT], a zombie for
+// a moment before libcontainer waits for it, must be left to libcontainer,
+// which fails the exec if it finds it reaped.
+func (s *shim) reapStraysSoon() {
 	for _, d := range []time.Duration{0, 50 * time.Millisecond, 500 * time.Millisecond} {
 		time.Sleep(d)
+		s.spawnMu.Lock()
 		reapStrays()
+		s.spawnMu.Unlock()
 	}
 }
 

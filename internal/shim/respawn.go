@@ -369,6 +369,9 @@ func resume(handoffFd int, code *os.File) int {
 			go s.handle(c)
 		}
 	}
+	// What a failed exec left for the previous process to reap, if it
+	// respawned before it had.
+	reapStrays()
 	debug.FreeOSMemory()
 	releaseCode(code)
 	s.supervise()

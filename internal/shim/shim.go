@@ -58,8 +58,9 @@ type shim struct {
 	exit      Exit
 	responses sync.WaitGroup // exec answers in flight when the container exits
 
-	execMu sync.Mutex
-	execs  map[string]*execProcess
+	execMu  sync.Mutex
+	execs   map[string]*execProcess
+	spawnMu sync.Mutex // held while an exec starts (see reapStraysSoon)
 
 	// busy counts what a respawn would cut short: requests being handled
 	// and attached clients' input. serve counts a connection before it
