@@ -150,3 +150,31 @@ func rssKB(t *testing.T, pid string) int {
 	t.Fatal("no Rss in smaps_rollup")
 	return 0
 }
+
+// A daemon that restarts asks every shim again (wait): the code that takes
+// does not stay in the shim's RSS.
+func TestShimMemoryAfterDaemonRestart(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	d.MustDocker("run", "-d", "--name", "idle", "busybox", "sleep", "600")
+	pid := onlyShim(t, d)
+	under := func(what string) {
+		t.Helper()
+		rss := 0
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if rss = rssKB(t, pid); rss <= shimBudget {
+				return
+			}
+		}
+		t.Fatalf("%s: the shim's RSS is %d kB, over the %d kB budget", what, rss, shimBudget)
+	}
+	under("settled")
+	d.Kill()
+	d.Start()
+	if st := inspect(d, "idle", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after the restart: %s", st)
+	}
+	time.Sleep(500 * time.Millisecond)
+	under("after the daemon's restart")
+	d.MustDocker("rm", "-f", "idle")
+}

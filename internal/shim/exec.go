@@ -62,6 +62,7 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 		theirs = append(theirs, pio.Stdout, pio.Stderr, pio.Stdin)
 	}
 	if err == nil {
+		s.gc.stop() // until the shim settles again
 		s.spawnMu.Lock()
 		e.proc, err = s.proc.Exec(context.Background(), req.Process, pio)
 		s.spawnMu.Unlock()

@@ -38,7 +38,10 @@ func takeCodeCopy() *os.File {
 //
 // Only mappings without private copies are replaced: a relocated page of
 // read-only data written at start (static glibc's ifunc table) must stay.
-func releaseCode(code *os.File) {
+//
+// It returns the mappings now faulted a page at a time, which can be
+// dropped again at any time (quietGC does after each collection).
+func releaseCode(code *os.File) []mapping {
 	if code != nil && !sameFile(code) {
 		code = nil
 	}
@@ -68,6 +71,7 @@ func releaseCode(code *os.File) {
 	for _, m := range registered {
 		madvise(m.start, m.end, unix.MADV_DONTNEED)
 	}
+	return registered
 }
 
 type mapping struct {

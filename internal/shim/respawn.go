@@ -92,7 +92,7 @@ func (s *shim) settle(n int) {
 		// The garbage of the work just done: creating the container,
 		// running an exec.
 		debug.FreeOSMemory()
-		releaseCode(s.code)
+		s.gc.start(releaseCode(s.code))
 	}
 	switch {
 	case errors.Is(err, errBusy):
@@ -373,7 +373,7 @@ func resume(handoffFd int, code *os.File) int {
 	// respawned before it had.
 	reapStrays()
 	debug.FreeOSMemory()
-	releaseCode(code)
+	s.gc.start(releaseCode(code))
 	s.supervise()
 	return 0
 }

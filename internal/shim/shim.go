@@ -77,6 +77,7 @@ type shim struct {
 
 	settleMu    sync.Mutex
 	settleTimer *time.Timer
+	gc          quietGC
 }
 
 // Main runs a shim from the Options in dir and returns its exit status.
@@ -323,6 +324,7 @@ func (s *shim) serve() {
 
 // handle answers one connection; serve counted it busy.
 func (s *shim) handle(c net.Conn) {
+	defer s.gc.touched()
 	defer s.busy.Add(-1)
 	br := bufio.NewReader(c)
 	line, err := br.ReadBytes('\n')
