@@ -455,7 +455,7 @@ func (s *Snapshotter) discard(dir string) error {
 	if err := os.Rename(dir, filepath.Join(trash, "x")); err != nil {
 		return err
 	}
-	if s.background {
+	if s.background && idle.CanWait(tmp) {
 		// Gone for every reader already; the files can go at leisure,
 		// in time the work somebody waits for leaves.
 		idle.Go(&s.deleting, func() { _ = os.RemoveAll(trash) })

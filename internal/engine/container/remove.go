@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gantry-dev/gantry/internal/errdefs"
+	"github.com/gantry-dev/gantry/internal/idle"
 )
 
 // removedPrefix names a removed container's directory until its files are
@@ -71,7 +72,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	// The record goes first, by one rename: a crash from here on leaves
 	// no container, only files the next start deletes (finishRemoval).
 	// The root filesystem, the writable layer and the files then go in the
-	// background.
+	// background, unless the disk is short of the space they hold.
 	trash := filepath.Join(s.dir, removedPrefix+e.rec.ID)
 	if err := os.Rename(s.containerDir(e.rec.ID), trash); err != nil {
 		s.keepContainer(e)
@@ -88,11 +89,15 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	}
 	s.removeMounts(ctx, &e.rec, opts.Volumes)
 	s.detachNetwork(&e.rec)
-	s.deleting.Add(1)
-	go func() {
-		defer s.deleting.Done()
+	if idle.CanWait(s.dir) {
+		s.deleting.Add(1)
+		go func() {
+			defer s.deleting.Done()
+			background()
+		}()
+	} else {
 		background()
-	}()
+	}
 	s.mu.Lock()
 	delete(s.byID, e.rec.ID)
 	if s.byName[e.rec.Name] == e.rec.ID {
