@@ -64,8 +64,12 @@ func (s *shim) startExec(c net.Conn, br *bufio.Reader, req Request) {
 	if err == nil {
 		s.gc.stop() // until the shim settles again
 		s.spawnMu.Lock()
-		e.proc, err = s.proc.Exec(context.Background(), req.Process, pio)
+		var proc *runtime.Supervised
+		proc, err = s.proc.Exec(context.Background(), req.Process, pio)
 		s.spawnMu.Unlock()
+		s.execMu.Lock() // a resize reads it
+		e.proc = proc
+		s.execMu.Unlock()
 	}
 	for _, f := range theirs {
 		if f != nil {

@@ -436,11 +436,18 @@ func (s *shim) resize(req Request) error {
 	} else {
 		s.execMu.Lock()
 		e := s.execs[req.ExecID]
+		var proc *runtime.Supervised
+		if e != nil {
+			proc = e.proc
+		}
 		s.execMu.Unlock()
 		if e == nil {
 			return errdefs.NotFound("no such exec instance: %s", req.ExecID)
 		}
-		master = e.proc.Console()
+		if proc == nil {
+			return errdefs.Conflict("exec %s is still starting", req.ExecID)
+		}
+		master = proc.Console()
 	}
 	if master == nil {
 		return errdefs.Conflict("the process has no terminal to resize")

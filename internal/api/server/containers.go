@@ -386,7 +386,7 @@ func (c Containers) execStart(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	id := vars["id"]
 	if req.Detach {
-		if _, _, _, err := c.S.ExecStart(context.Background(), id, true); err != nil {
+		if _, _, _, err := c.S.ExecStart(context.Background(), id, true, nil); err != nil {
 			return err
 		}
 		return WriteJSON(w, http.StatusOK, struct{}{})
@@ -395,15 +395,18 @@ func (c Containers) execStart(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
-	st, tty, finish, err := c.S.ExecStart(context.Background(), id, false)
+	// Hijacked before the process starts (see ExecStart's answer).
+	var h *hijacked
+	var hijackErr error
+	st, _, finish, err := c.S.ExecStart(context.Background(), id, false, func(tty bool) error {
+		h, hijackErr = hijack(w, r, !tty)
+		return hijackErr
+	})
+	if hijackErr != nil {
+		return nil // the connection is gone: nobody to answer
+	}
 	if err != nil {
 		return err
-	}
-	h, err := hijack(w, r, !tty)
-	if err != nil {
-		st.Close()
-		finish()
-		return nil
 	}
 	// The exit is recorded before the client sees the end of the stream:
 	// it asks for the exit code right after.

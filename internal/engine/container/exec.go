@@ -33,6 +33,7 @@ type execRecord struct {
 	running  bool
 	exitCode *int
 	pid      int
+	ready    chan struct{} // closed once the shim has started it, or failed to
 	done     chan struct{}
 }
 
@@ -54,7 +55,7 @@ func (s *Service) ExecCreate(ctx context.Context, ref string, cfg container.Exec
 	default:
 		return "", errdefs.Conflict("container %s is not running", e.rec.ID)
 	}
-	x := &execRecord{id: newID(), containerID: e.rec.ID, cfg: cfg, created: time.Now(), done: make(chan struct{})}
+	x := &execRecord{id: newID(), containerID: e.rec.ID, cfg: cfg, created: time.Now(), ready: make(chan struct{}), done: make(chan struct{})}
 	e.execs[x.id] = x
 	s.mu.Lock()
 	s.execs[x.id] = x
@@ -77,7 +78,14 @@ func (s *Service) execByID(id string) (*execRecord, error) {
 // unless it has a terminal) and a function that waits for its exit; the
 // caller copies the stream and then calls it. Detached, both are nil and
 // the exit is recorded in the background.
-func (s *Service) ExecStart(ctx context.Context, id string, detach bool) (stream io.ReadWriteCloser, tty bool, wait func(), err error) {
+//
+// answer, when not nil, is called once the exec is known to be startable
+// and before its process starts: the API answers the client then, as
+// Docker does, so that no output travels with the answer's headers (a
+// client that reads those through a buffer and the stream from the socket,
+// docker-py, loses what came with them). Once answer has succeeded, a
+// failure to start comes as the stream's text, never as err.
+func (s *Service) ExecStart(ctx context.Context, id string, detach bool, answer func(tty bool) error) (stream io.ReadWriteCloser, tty bool, wait func(), err error) {
 	x, err := s.execByID(id)
 	if err != nil {
 		return nil, false, nil, err
@@ -104,12 +112,21 @@ func (s *Service) ExecStart(ctx context.Context, id string, detach bool) (stream
 	if perr != nil {
 		return nil, false, nil, perr
 	}
+	if answer != nil {
+		if err := answer(x.cfg.Tty); err != nil {
+			x.mu.Lock()
+			x.started = false // nothing ran: it may be started again
+			x.mu.Unlock()
+			return nil, false, nil, err
+		}
+	}
 	client := shim.NewClient(s.socketPath(rec.ID))
 	req := shim.Request{ExecID: id, Process: proc, Terminal: x.cfg.Tty, Stdin: x.cfg.AttachStdin && !detach}
 	if cs := x.cfg.ConsoleSize; cs != nil {
 		req.Height, req.Width = uint16(cs[0]), uint16(cs[1])
 	}
 	st, pid, err := client.Exec(ctx, req)
+	close(x.ready)
 	if err != nil {
 		// Docker reports a program that cannot run in the exec's output
 		// and exit code (126/127), not as a failed request.
@@ -244,6 +261,15 @@ func (s *Service) ExecResize(ctx context.Context, id string, height, width uint1
 	x, err := s.execByID(id)
 	if err != nil {
 		return err
+	}
+	// A client resizes right after its start's answer, which comes before
+	// the process starts (ExecStart): wait for it, as Docker does.
+	select {
+	case <-x.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return errdefs.Conflict("timeout waiting for exec session ready")
 	}
 	return shim.NewClient(s.socketPath(x.containerID)).Resize(ctx, id, width, height)
 }
