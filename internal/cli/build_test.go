@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gantry-dev/gantry/internal/fixture"
 )
@@ -38,12 +39,24 @@ func bldCheckClean(t *testing.T, g *fixture.Daemon) {
 	if out := strings.TrimSpace(g.MustGantry("ps", "-aq")); out != "" {
 		t.Errorf("containers left: %s", out)
 	}
-	for _, m := range g.Mounts() {
-		t.Errorf("mount left: %s", m)
+	// A removed container (run --rm) is unmounted and its writable layer
+	// deleted right after its removal returns, in the background.
+	var left []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left = nil
+		for _, m := range g.Mounts() {
+			left = append(left, "mount left: "+m)
+		}
+		ents, _ := os.ReadDir(filepath.Join(g.DataRoot, "snapshots", "active"))
+		for _, e := range ents {
+			left = append(left, "writable snapshot left: "+e.Name())
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
-	ents, _ := os.ReadDir(filepath.Join(g.DataRoot, "snapshots", "active"))
-	for _, e := range ents {
-		t.Errorf("writable snapshot left: %s", e.Name())
+	for _, l := range left {
+		t.Error(l)
 	}
 }
 
