@@ -112,6 +112,8 @@ func (s *Service) ExecStart(ctx context.Context, id string, detach bool, answer 
 	if perr != nil {
 		return nil, false, nil, perr
 	}
+	// The exec joins the container's cgroups as it starts.
+	defer runtime.KeepMigrationsFast()()
 	if answer != nil {
 		if err := answer(x.cfg.Tty); err != nil {
 			x.mu.Lock()

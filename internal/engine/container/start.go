@@ -67,7 +67,10 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 		s.detachNetwork(rec)
 	}
 	e.rootfsLeft = false // launch takes down what an earlier exit left
+	// The init joins its cgroups at the end of launch.
+	fastMigrations := runtime.KeepMigrationsFast()
 	pid, err := s.launch(ctx, rec, bundle, rootfs)
+	fastMigrations()
 	if err != nil {
 		cleanup()
 		s.attachFailed(e, err)
