@@ -554,3 +554,22 @@ func TestGantryNetworkCommands(t *testing.T) {
 		t.Errorf("network prune: %q", got)
 	}
 }
+
+// A container's first instruction finds its network ready: eth0 up with
+// its address and the default route (the veth is made while the shim
+// creates the container, and the start waits for it).
+func TestNetworkReadyAtFirstInstruction(t *testing.T) {
+	d := fixture.NewDaemon(t)
+	d.Busybox()
+	for i := range 5 {
+		out := d.MustDocker("run", "--rm", "-p", fmt.Sprintf("%d:80", 18290+i), "busybox",
+			"sh", "-c", "ip -o -4 addr show eth0; ip -o link show eth0; ip route")
+		if !strings.Contains(out, "inet 172.") && !strings.Contains(out, "inet 10.") && !strings.Contains(out, "inet 192.168.") {
+			t.Fatalf("run %d: no IPv4 address on eth0 at the start:\n%s", i, out)
+		}
+		if !strings.Contains(out, ",UP,LOWER_UP") || !strings.Contains(out, "default via ") {
+			t.Fatalf("run %d: eth0 not up or no default route at the start:\n%s", i, out)
+		}
+	}
+	assertBridgeEmpty(t, d)
+}

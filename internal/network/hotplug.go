@@ -39,6 +39,9 @@ func (r *Registry) Plug(ctx context.Context, req AttachRequest, ifname string) (
 	if m == r.def && (req.IP.IsValid() || len(req.Aliases) > 0) {
 		return nil, errdefs.Invalid("user specified IP address is supported on user defined networks only")
 	}
+	if m != r.def {
+		req.Background = false // its DNS server is served in the namespace next
+	}
 	ep, err := m.attach(ctx, req, ifname)
 	if err != nil {
 		return nil, err
@@ -59,6 +62,9 @@ func (r *Registry) Attach(ctx context.Context, req AttachRequest) (*Endpoint, er
 	if m == r.def && (req.IP.IsValid() || len(req.Aliases) > 0) {
 		return nil, errdefs.Invalid("user specified IP address is supported on user defined networks only")
 	}
+	if m != r.def {
+		req.Background = false // its DNS server is served in the namespace next
+	}
 	ep, err := m.Attach(ctx, req)
 	if err != nil {
 		return nil, err
@@ -76,6 +82,7 @@ func (r *Registry) Detach(ctx context.Context, ep *Endpoint) error {
 	if ep == nil {
 		return nil
 	}
+	_ = ep.Wait()                 // a background attach's goroutine is done with it
 	id := filepath.Base(ep.Netns) // the container's ID
 	if ep.ownsNetns() {
 		r.stopDNS(id)

@@ -69,6 +69,8 @@ type Endpoint struct {
 	// Ifname is the interface inside: empty for eth0, whose endpoint owns
 	// the namespace; eth1… for a network connected to a running container.
 	Ifname string `json:"ifname,omitempty"`
+
+	plugging *plugging // an Attach with Background whose veth is being made
 }
 
 // ownsNetns tells whether releasing the endpoint releases the namespace.
@@ -84,6 +86,10 @@ type AttachRequest struct {
 	Network string
 	IP      netip.Addr
 	Aliases []string
+	// Background: return once the namespace exists and the address and
+	// ports are held; the veth, its addresses and routes and the port
+	// rules are made on a goroutine (Endpoint.Wait). For eth0 only.
+	Background bool
 }
 
 // Manager is the default bridge of one daemon.
@@ -309,23 +315,62 @@ func (m *Manager) attach(ctx context.Context, req AttachRequest, ifname string) 
 			return nil, err
 		}
 	}
-	if err := plugVeth(m.bridge, ep.HostVeth, ep.Netns, ifname, mac, netip.PrefixFrom(ip, m.subnet.Bits()), m.gateway); err != nil {
+	plug := func() error {
+		if err := plugVeth(m.bridge, ep.HostVeth, ep.Netns, ifname, mac, netip.PrefixFrom(ip, m.subnet.Bits()), m.gateway); err != nil {
+			return err
+		}
+		m.active[req.ID] = ep
+		if len(ports) > 0 {
+			if err := m.fw.setPorts(m.activePorts()); err != nil {
+				delete(m.active, req.ID)
+				return err
+			}
+		}
+		return nil
+	}
+	if req.Background && ifname == "" {
+		p := &plugging{done: make(chan struct{})}
+		ep.plugging = p
+		go func() {
+			m.mu.Lock() // once attach has returned
+			defer m.mu.Unlock()
+			if p.err = plug(); p.err != nil {
+				m.detachLocked(ep)
+			}
+			close(p.done)
+		}()
+		return ep, nil
+	}
+	if err := plug(); err != nil {
 		return nil, err
 	}
-	m.active[req.ID] = ep
-	if len(ports) > 0 {
-		if err := m.fw.setPorts(m.activePorts()); err != nil {
-			delete(m.active, req.ID)
-			return nil, err
-		}
-	}
 	return ep, nil
+}
+
+// plugging is the outcome of a background attach, once done is closed.
+type plugging struct {
+	done chan struct{}
+	err  error
+}
+
+// Wait returns once the endpoint is plugged, with what went wrong if it
+// could not be (the endpoint is then detached already). Safe on a nil
+// endpoint and on one attached in the foreground.
+func (ep *Endpoint) Wait() error {
+	if ep == nil || ep.plugging == nil {
+		return nil
+	}
+	<-ep.plugging.done
+	return ep.plugging.err
 }
 
 // Detach undoes Attach; it is safe to call for an endpoint already gone.
 func (m *Manager) Detach(ctx context.Context, ep *Endpoint) error {
 	if ep == nil {
 		return nil
+	}
+	if ep.Wait() != nil {
+		return nil // it detached itself
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

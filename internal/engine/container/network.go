@@ -120,8 +120,11 @@ func (s *Service) attachNetwork(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
+	// The veth is made while the shim creates the container, when nothing
+	// else needs it first (further networks are plugged next to it); the
+	// start waits for it before the process runs (startLocked).
 	ep, err := s.cfg.Network.Attach(ctx, gnet.AttachRequest{ID: rec.ID, Name: rec.Name, Ports: ports, MAC: macAddress(rec),
-		Network: string(rec.HostConfig.NetworkMode), IP: rec.IP, Aliases: rec.Aliases})
+		Network: string(rec.HostConfig.NetworkMode), IP: rec.IP, Aliases: rec.Aliases, Background: len(rec.Connections) == 0})
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,10 @@ func (s *Service) startLocked(ctx context.Context, e *entry) error {
 	s.connectAttachers(e, client)
 	s.awaitRestartDelay(e)
 	t1 := time.Now()
-	err = client.Start(ctx)
+	err = rec.Network.Wait() // the process finds its network ready
+	if err == nil {
+		err = client.Start(ctx)
+	}
 	s.log.Debug("shim start", "t", time.Since(t1))
 	if err != nil {
 		_ = s.rt.Kill(context.Background(), rec.ID, 9, true)
