@@ -39,9 +39,6 @@ func (r *Registry) Plug(ctx context.Context, req AttachRequest, ifname string) (
 	if m == r.def && (req.IP.IsValid() || len(req.Aliases) > 0) {
 		return nil, errdefs.Invalid("user specified IP address is supported on user defined networks only")
 	}
-	if m != r.def {
-		req.Background = false // its DNS server is served in the namespace next
-	}
 	ep, err := m.attach(ctx, req, ifname)
 	if err != nil {
 		return nil, err

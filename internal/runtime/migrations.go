@@ -30,9 +30,7 @@ func KeepMigrationsFast() (stop func()) {
 		return func() {}
 	}
 	done := make(chan struct{})
-	stopped := make(chan struct{})
 	go func() {
-		defer close(stopped)
 		pid := []byte(strconv.Itoa(os.Getpid()))
 		// A bound, should stop never come.
 		deadline := time.Now().Add(10 * time.Second)
